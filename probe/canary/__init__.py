@@ -1,0 +1,1 @@
+"""The canary: its signed marker, synthetic identity and report content."""

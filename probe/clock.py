@@ -1,0 +1,85 @@
+"""Time as a dependency.
+
+Everything time-driven in Kanari (deadlines, token expiry, hop latencies, the sandbox's simulated world)
+reads the time from a :class:`Clock` it was given, so tests move time forward explicitly and assert
+transitions at exact instants without sleeping. Times are Unix seconds as ``float`` internally; they become
+``datetime`` only at the edges (wire formats, the ledger's human-readable columns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from typing import Protocol
+
+UTC = dt.UTC
+
+
+class Clock(Protocol):
+    """A source of wall-clock time."""
+
+    def now(self) -> float:
+        """Current time in Unix seconds."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        """Current time in Unix seconds."""
+        return time.time()
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of real time."""
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class FakeClock:
+    """A clock that moves only when told to; ``sleep`` advances it instead of waiting."""
+
+    def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
+        self._now = start
+
+    def now(self) -> float:
+        """Current fake time in Unix seconds."""
+        return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move time forward by ``seconds``; returns the new time."""
+        if seconds < 0:
+            raise ValueError("a clock never goes backwards")
+        self._now += seconds
+        return self._now
+
+    def set(self, instant: float) -> None:
+        """Move time forward to ``instant``."""
+        self.advance(instant - self._now)
+
+    async def sleep(self, seconds: float) -> None:
+        """Advance the clock instead of waiting, yielding once to the event loop."""
+        self.advance(max(0.0, seconds))
+        await asyncio.sleep(0)
+
+
+def to_datetime(instant: float) -> dt.datetime:
+    """Unix seconds as an aware UTC datetime."""
+    return dt.datetime.fromtimestamp(instant, tz=UTC)
+
+
+def to_rfc3339(instant: float) -> str:
+    """Unix seconds as RFC 3339 in UTC with millisecond precision, e.g. ``2026-01-01T00:00:00.000Z``."""
+    return to_datetime(instant).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: str) -> float:
+    """RFC 3339 (with offset or ``Z``) to Unix seconds; raises ``ValueError`` on anything else."""
+    parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone offset: {text!r}")
+    return parsed.timestamp()

@@ -1,0 +1,1 @@
+"""Configuration: the national registry, the probe's settings, vendors and municipality files."""

@@ -1,0 +1,1 @@
+"""Verdicts, sending, polling and scheduling."""

@@ -1,0 +1,114 @@
+"""Kanari's exception tree.
+
+Every error Kanari raises on purpose derives from :class:`KanariError`::
+
+    KanariError
+    ├── ConfigError            one bad value: file, field, value and a fix hint
+    │   └── InvalidConfigError       several InvalidConfigError reported at once
+    ├── UpstreamError          an upstream (KS, Altinn, Maskinporten, read-back) could not be used;
+    │   │                      carries the upstream and a bounded ``reason``
+    │   ├── AuthError          reason ``auth``: no token, or the token was refused
+    │   ├── RateLimitedError   reason ``rate_limited``, with the ``Retry-After`` delay
+    │   └── InvalidResponseError  reason ``invalid_response``: the answer did not parse
+    ├── MarkerError            a canary marker failed verification (forged, altered, expired, unknown key)
+    └── LedgerError            the canary ledger could not be read or written
+
+The ``reason`` label of the failure metrics comes from :class:`Reason`, taken from this tree, never from
+message text. Messages never carry secrets (tokens, passwords, keys, assertions).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+
+
+class Reason(enum.StrEnum):
+    """Bounded reason of an upstream failure; the only values the ``reason`` metric label takes."""
+
+    TIMEOUT = "timeout"
+    CONNECT = "connect"
+    TLS = "tls"
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    INVALID_RESPONSE = "invalid_response"
+
+
+class KanariError(Exception):
+    """Base of every error Kanari raises on purpose."""
+
+
+class ConfigError(KanariError):
+    """One problem in the configuration, naming the file, the field and the offending value."""
+
+    def __init__(self, file: str, field: str, value: object, message: str, hint: str = "") -> None:
+        self.file = file
+        self.field = field
+        self.value = value
+        self.message = message
+        self.hint = hint
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        """The one-line form printed by ``kanari config check``."""
+        text = f"{self.file}: {self.field}: {self.message} (value: {self.value!r})"
+        if self.hint:
+            text += f"; fix: {self.hint}"
+        return text
+
+
+class InvalidConfigError(KanariError):
+    """Every problem found in one pass over the configuration, reported together."""
+
+    def __init__(self, errors: Iterable[ConfigError]) -> None:
+        self.errors: list[ConfigError] = list(errors)
+        super().__init__("\n".join(error.render() for error in self.errors))
+
+
+class UpstreamError(KanariError):
+    """An upstream could not be used. ``upstream`` names it (``portal``, ``altinn``, ``maskinporten``,
+    ``readback``); ``reason`` is the bounded label value; ``status_code`` is the HTTP status if any."""
+
+    def __init__(self, upstream: str, reason: Reason, message: str, status_code: int | None = None) -> None:
+        self.upstream = upstream
+        self.reason = reason
+        self.status_code = status_code
+        super().__init__(f"{upstream}: {reason.value}: {message}")
+
+
+class AuthError(UpstreamError):
+    """A token could not be obtained, or the upstream refused it."""
+
+    def __init__(self, upstream: str, message: str, status_code: int | None = None) -> None:
+        super().__init__(upstream, Reason.AUTH, message, status_code)
+
+
+class RateLimitedError(UpstreamError):
+    """The upstream answered 429; ``retry_after`` is the delay in seconds it asked for."""
+
+    def __init__(self, upstream: str, retry_after: float, message: str = "rate limited") -> None:
+        self.retry_after = retry_after
+        super().__init__(upstream, Reason.RATE_LIMITED, message, 429)
+
+
+class InvalidResponseError(UpstreamError):
+    """The upstream answered, but not in the shape its contract promises."""
+
+    def __init__(self, upstream: str, message: str, status_code: int | None = None) -> None:
+        super().__init__(upstream, Reason.INVALID_RESPONSE, message, status_code)
+
+
+class MarkerError(KanariError):
+    """A canary marker failed verification."""
+
+
+class LedgerError(KanariError):
+    """The canary ledger could not be read or written."""
+
+
+def config_errors(errors: Sequence[ConfigError]) -> None:
+    """Raise :class:`InvalidConfigError` if ``errors`` is not empty."""
+    if errors:
+        raise InvalidConfigError(errors)

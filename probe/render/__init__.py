@@ -1,0 +1,1 @@
+"""Monitoring artefacts generated from the configuration: alert rules, Alertmanager routing, dashboards."""

@@ -1,0 +1,1 @@
+"""The sandbox: a local stand-in for the world Kanari watches. The probe never imports it."""

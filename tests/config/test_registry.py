@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from probe.config.registry import Registry, orgnr_is_valid, packaged_registry, slugify
+from probe.errors import ConfigError
+from tests.conftest import SHARED
+
+
+def test_packaged_registry_matches_the_2024_list():
+    registry = packaged_registry()
+    with (SHARED / "data" / "kommuner-2024.csv").open(encoding="utf-8") as source:
+        rows = list(csv.DictReader(source))
+    assert len(registry) == len(rows) == 357
+    for row in rows:
+        municipality = registry[row["kommunenummer"]]
+        assert municipality.name == row["kommunenavn"]
+        assert municipality.county_number == row["fylkesnummer"]
+        assert municipality.orgnr == row["orgnr"]
+        assert municipality.county
+
+
+def test_lookup_by_orgnr_and_iteration_order():
+    registry = packaged_registry()
+    assert registry.by_orgnr("964338531").name == "Bergen"
+    numbers = [m.kommunenummer for m in registry]
+    assert numbers == sorted(numbers)
+    assert registry["1580"].orgnr == ""
+
+
+@pytest.mark.parametrize(
+    ("orgnr", "valid"),
+    [("964338531", True), ("964338532", False), ("12345678", False), ("abcdefghi", False)],
+)
+def test_orgnr_check_digit(orgnr, valid):
+    assert orgnr_is_valid(orgnr) is valid
+
+
+def test_slug():
+    assert slugify("Trondheim - Tråante") == "trondheim-traaante"
+    assert slugify("Ålesund") == "aalesund"
+    assert slugify("Porsanger - Porsáŋgu - Porsanki") == "porsanger-porsangu-porsanki"
+
+
+def test_bad_rows_name_file_line_field_and_value():
+    header = "kommunenummer,kommunenavn,fylkesnummer,fylkesnavn,orgnr\n"
+    with pytest.raises(ConfigError) as error:
+        Registry.parse(header + "461,Bergen,46,Vestland,964338531\n", "new.csv")
+    assert str(error.value) == "new.csv:2: kommunenummer: must be four digits (value: '461')"
+    with pytest.raises(ConfigError) as error:
+        Registry.parse(header + "4601,Bergen,46,Vestland,964338532\n", "new.csv")
+    assert "new.csv:2: orgnr" in str(error.value)
+    assert "'964338532'" in str(error.value)
+    with pytest.raises(ConfigError, match="missing columns orgnr"):
+        Registry.parse("kommunenummer,kommunenavn,fylkesnummer,fylkesnavn\n", "new.csv")
+    with pytest.raises(ConfigError, match="listed twice"):
+        Registry.parse(header + "4601,Bergen,46,V,\n4601,Bergen,46,V,\n", "new.csv")
