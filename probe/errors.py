@@ -69,12 +69,26 @@ class InvalidConfigError(KanariError):
 
 class UpstreamError(KanariError):
     """An upstream could not be used. ``upstream`` names it (``portal``, ``altinn``, ``maskinporten``,
-    ``readback``); ``reason`` is the bounded label value; ``status_code`` is the HTTP status if any."""
+    ``readback``); ``reason`` is the bounded label value; ``status_code`` is the HTTP status if any.
 
-    def __init__(self, upstream: str, reason: Reason, message: str, status_code: int | None = None) -> None:
+    ``maybe_processed`` is True when the request may have reached the upstream and been acted on even
+    though no usable answer came back (a read timeout, a connection reset mid-answer, a 2xx answer that
+    does not parse): a send that failed this way must be looked up, never simply repeated or written off.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        reason: Reason,
+        message: str,
+        status_code: int | None = None,
+        *,
+        maybe_processed: bool = False,
+    ) -> None:
         self.upstream = upstream
         self.reason = reason
         self.status_code = status_code
+        self.maybe_processed = maybe_processed
         super().__init__(f"{upstream}: {reason.value}: {message}")
 
 
@@ -97,7 +111,8 @@ class InvalidResponseError(UpstreamError):
     """The upstream answered, but not in the shape its contract promises."""
 
     def __init__(self, upstream: str, message: str, status_code: int | None = None) -> None:
-        super().__init__(upstream, Reason.INVALID_RESPONSE, message, status_code)
+        processed = status_code is None or 200 <= status_code < 300
+        super().__init__(upstream, Reason.INVALID_RESPONSE, message, status_code, maybe_processed=processed)
 
 
 class MarkerError(KanariError):

@@ -1,0 +1,34 @@
+"""Routes: (channel, municipality) with the timing that applies to it, the unit Kanari monitors."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from probe.hops import Channel, Hop
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Route:
+    """One monitored route, with every setting resolved (channel defaults plus municipality overrides)."""
+
+    channel: Channel
+    kommunenummer: str
+    municipality_name: str
+    county: str
+    orgnr: str
+    vendor: str
+    bydel: str | None
+    interval: float
+    deadline: float
+    poll_interval: float
+    final_hop: Hop
+
+    @property
+    def key(self) -> tuple[Channel, str]:
+        """The route's identity: (channel, kommunenummer)."""
+        return (self.channel, self.kommunenummer)
+
+    @property
+    def name(self) -> str:
+        """Human-readable name, e.g. ``portal/4601``."""
+        return f"{self.channel.value}/{self.kommunenummer}"

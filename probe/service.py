@@ -1,0 +1,62 @@
+"""Running the probe as a service: engine, scheduler and HTTP surface in one asyncio process."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from probe.engine.scheduler import TickScheduler
+from probe.runtime import Runtime
+from probe.serving import HttpServer
+from probe.web import create_app
+
+log = logging.getLogger("kanari.service")
+
+# Ticks only look at due times and start network work as tasks, so one second resolves every timing
+# Kanari cares about (polls of seconds, deadlines of minutes) at negligible cost.
+TICK_SECONDS = 1.0
+MAINTENANCE_SECONDS = 3600.0
+
+
+class ProbeService:
+    """The probe: engine on a scheduler, plus its HTTP surface."""
+
+    def __init__(
+        self, runtime: Runtime, listen: str | None = None, tick_seconds: float = TICK_SECONDS
+    ) -> None:
+        self.runtime = runtime
+        self.scheduler = TickScheduler()
+        self._tick = tick_seconds
+        settings = runtime.config.settings
+        basic_auth = None
+        if settings.metrics.basic_auth_username and settings.metrics.basic_auth_password:
+            basic_auth = (settings.metrics.basic_auth_username, settings.metrics.basic_auth_password.value())
+        app = create_app(runtime.registry, self.readiness, runtime.jwks, basic_auth)
+        self.server = HttpServer(app, listen or settings.listen)
+
+    def readiness(self) -> dict[str, bool]:
+        """The conditions of ``/readyz``."""
+        return {"scheduler": self.scheduler.running, "ledger": self.runtime.ledger.writable()}
+
+    @property
+    def url(self) -> str:
+        """Where the probe's HTTP surface listens."""
+        return self.server.url
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start everything, run until ``stop`` is set, then shut down cleanly."""
+        engine = self.runtime.engine
+        engine.start()
+        self.scheduler.every("send", self._tick, engine.send_tick)
+        self.scheduler.every("poll", self._tick, engine.poll_tick)
+        self.scheduler.every("maintenance", MAINTENANCE_SECONDS, engine.maintenance_tick)
+        server = await self.server.start()
+        self.scheduler.start()
+        log.info("probe running: %d routes, HTTP on %s", len(engine.routes), self.url)
+        try:
+            await stop.wait()
+        finally:
+            self.scheduler.shutdown()
+            self.server.stop()
+            await server
+            await self.runtime.close()

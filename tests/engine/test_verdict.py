@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import pytest
+
+from probe.engine.verdict import Decision, decide, delivered_at, failed, needed_hops
+from probe.hops import Channel, Hop, Owner, Verdict
+from probe.ledger import CanaryRecord
+
+T0 = 1_000_000.0
+DEADLINE = 900.0
+GRACE = 120.0
+
+
+def record(channel=Channel.PORTAL, final_hop=Hop.REGISTERED, hops=None, **fields) -> CanaryRecord:
+    base = CanaryRecord(
+        id="c1",
+        channel=channel,
+        municipality="4601",
+        vendor="fjordsys",
+        bydel=None,
+        final_hop=final_hop,
+        created_at=T0,
+        deadline_at=T0 + DEADLINE,
+        marker="KANARI1.x.y",
+        state="in_flight",
+        upstream_id="u1",
+    )
+    base.hops = dict(hops or {})
+    for name, value in fields.items():
+        setattr(base, name, value)
+    return base
+
+
+def test_needed_hops_follow_the_final_hop():
+    assert needed_hops(record()) == (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED, Hop.REGISTERED)
+    assert needed_hops(record(final_hop=Hop.RECEIPTED)) == (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED)
+    assert needed_hops(record(Channel.ALTINN, Hop.FETCHED)) == (Hop.ACCEPTED, Hop.PUBLISHED, Hop.FETCHED)
+    # Altinn mail imported into a fagsystem is registered without anyone reading it.
+    assert Hop.READ not in needed_hops(record(Channel.ALTINN, Hop.REGISTERED))
+    assert needed_hops(record(unconfirmed=True)) == (Hop.REGISTERED,)
+    assert needed_hops(record(final_hop=Hop.RECEIPTED, unconfirmed=True)) == ()
+
+
+ALL = {Hop.ACCEPTED: T0 + 1, Hop.FORWARDED: T0 + 3, Hop.RECEIPTED: T0 + 30, Hop.REGISTERED: T0 + 25}
+
+
+def test_delivered_before_the_deadline_even_if_registered_before_the_receipt():
+    canary = record(hops=ALL)
+    assert delivered_at(canary) == T0 + 30
+    assert decide(canary, T0 + 31, GRACE) == Decision(Verdict.DELIVERED)
+
+
+def test_open_until_the_deadline():
+    canary = record(hops={Hop.ACCEPTED: T0 + 1}, status_ok_at=T0 + DEADLINE - 1)
+    assert decide(canary, T0 + DEADLINE - 0.001, GRACE) is None
+
+
+def test_lost_needs_a_successful_look_after_the_deadline():
+    canary = record(hops={Hop.ACCEPTED: T0 + 1, Hop.FORWARDED: T0 + 2}, status_ok_at=T0 + DEADLINE - 5)
+    # The last look was before the deadline: the receipt might have come in between. Wait.
+    assert decide(canary, T0 + DEADLINE + 1, GRACE) is None
+    canary.status_ok_at = T0 + DEADLINE
+    assert decide(canary, T0 + DEADLINE + 1, GRACE) == Decision(Verdict.LOST, Hop.RECEIPTED, Owner.VENDOR)
+
+
+def test_receipt_without_record_blames_registered_on_the_vendor():
+    hops = {hop: at for hop, at in ALL.items() if hop is not Hop.REGISTERED}
+    canary = record(hops=hops, status_ok_at=T0 + 40, readback_ok_at=T0 + DEADLINE + 2)
+    assert decide(canary, T0 + DEADLINE + 2, GRACE) == Decision(Verdict.LOST, Hop.REGISTERED, Owner.VENDOR)
+
+
+def test_blind_read_back_gives_unknown_after_the_grace_never_lost():
+    hops = {hop: at for hop, at in ALL.items() if hop is not Hop.REGISTERED}
+    canary = record(hops=hops, status_ok_at=T0 + 40, readback_ok_at=T0 + 10)
+    assert decide(canary, T0 + DEADLINE + GRACE - 1, GRACE) is None
+    assert decide(canary, T0 + DEADLINE + GRACE, GRACE) == Decision(Verdict.UNKNOWN)
+
+
+def test_blind_status_gives_unknown():
+    canary = record(hops={Hop.ACCEPTED: T0 + 1}, status_ok_at=None)
+    assert decide(canary, T0 + DEADLINE + GRACE, GRACE) == Decision(Verdict.UNKNOWN)
+
+
+def test_late_arrival_is_lost_and_late():
+    late = dict(ALL)
+    late[Hop.RECEIPTED] = T0 + DEADLINE + 50
+    canary = record(hops=late, status_ok_at=T0 + DEADLINE + 60, readback_ok_at=T0 + DEADLINE + 60)
+    assert decide(canary, T0 + DEADLINE + 60, GRACE) == Decision(
+        Verdict.LOST, Hop.RECEIPTED, Owner.VENDOR, late=True
+    )
+
+
+def test_altinn_never_fetched_blames_the_municipality():
+    canary = record(
+        Channel.ALTINN,
+        Hop.FETCHED,
+        hops={Hop.ACCEPTED: T0, Hop.PUBLISHED: T0 + 5},
+        status_ok_at=T0 + DEADLINE,
+    )
+    assert decide(canary, T0 + DEADLINE, GRACE) == Decision(Verdict.LOST, Hop.FETCHED, Owner.MUNICIPALITY)
+
+
+@pytest.mark.parametrize(
+    ("channel", "hops", "expected"),
+    [
+        (
+            Channel.PORTAL,
+            {Hop.ACCEPTED: T0, Hop.FORWARDED: T0 + 1},
+            Decision(Verdict.FAILED, Hop.RECEIPTED, Owner.VENDOR),
+        ),
+        (Channel.PORTAL, {Hop.ACCEPTED: T0}, Decision(Verdict.FAILED, Hop.FORWARDED, Owner.VENDOR)),
+        (Channel.ALTINN, {Hop.ACCEPTED: T0}, Decision(Verdict.FAILED, Hop.PUBLISHED, Owner.DIGDIR)),
+    ],
+)
+def test_failed_blames_the_first_missing_hop_and_the_channel_failure_owner(channel, hops, expected):
+    final = Hop.RECEIPTED if channel is Channel.PORTAL else Hop.FETCHED
+    assert failed(record(channel, final, hops=hops)) == expected
+
+
+def test_unconfirmed_portal_send_is_never_lost():
+    canary = record(unconfirmed=True, upstream_id=None, readback_ok_at=T0 + DEADLINE + 1)
+    assert decide(canary, T0 + 10, GRACE) is None
+    assert decide(canary, T0 + DEADLINE + 1, GRACE) == Decision(Verdict.UNKNOWN)
+    canary.hops[Hop.REGISTERED] = T0 + 20
+    assert decide(canary, T0 + 21, GRACE) == Decision(Verdict.DELIVERED)
+
+
+def test_unconfirmed_without_read_back_is_unknown_at_once():
+    canary = record(final_hop=Hop.RECEIPTED, unconfirmed=True, upstream_id=None)
+    assert decide(canary, T0 + 1, GRACE) == Decision(Verdict.UNKNOWN)

@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from probe.errors import LedgerError
+from probe.hops import Channel, Hop, Owner, Verdict
+from probe.ledger import CanaryRecord, Ledger
+from probe.metrics import counter_keys
+
+
+def make(
+    canary_id: str, created_at: float, channel=Channel.PORTAL, municipality="4601", **fields
+) -> CanaryRecord:
+    record = CanaryRecord(
+        id=canary_id,
+        channel=channel,
+        municipality=municipality,
+        vendor="fjordsys",
+        bydel=None,
+        final_hop=Hop.REGISTERED,
+        created_at=created_at,
+        deadline_at=created_at + 900,
+        marker="KANARI1.a.b",
+    )
+    for name, value in fields.items():
+        setattr(record, name, value)
+    return record
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    store = Ledger(tmp_path / "ledger.sqlite3")
+    yield store
+    store.close()
+
+
+def test_round_trip_keeps_every_field(ledger):
+    record = make(
+        "a",
+        100.0,
+        state="resolved",
+        upstream_id="u",
+        hops={Hop.ACCEPTED: 101.0, Hop.FORWARDED: 102.0},
+        last_status="SENDT_FAGSYSTEM",
+        status_ok_at=1000.0,
+        readback_ok_at=1001.0,
+        verdict=Verdict.LOST,
+        verdict_at=1002.0,
+        blamed_hop=Hop.RECEIPTED,
+        blamed_owner=Owner.VENDOR,
+        failure_reason=None,
+        late_at=1100.0,
+        duplicate=True,
+        cleaned_at=1200.0,
+    )
+    ledger.save([record])
+    assert ledger.get("a") == record
+
+
+def test_wal_and_full_sync(ledger, tmp_path):
+    db = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    # synchronous is per connection; check the ledger's own.
+    assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_open_records_and_last_created(ledger):
+    ledger.save([make("a", 10.0), make("b", 20.0, state="closed"), make("c", 30.0, channel=Channel.ALTINN)])
+    assert [r.id for r in ledger.open_records()] == ["a", "c"]
+    assert ledger.last_created() == {(Channel.PORTAL, "4601"): 20.0, (Channel.ALTINN, "4601"): 30.0}
+
+
+def test_counts_match_counter_keys_of_every_record(ledger):
+    records = [
+        make("intent", 1.0),
+        make("sent", 2.0, state="in_flight", upstream_id="u"),
+        make(
+            "lost",
+            3.0,
+            state="resolved",
+            upstream_id="u",
+            verdict=Verdict.LOST,
+            blamed_hop=Hop.RECEIPTED,
+            blamed_owner=Owner.VENDOR,
+            late_at=9.0,
+        ),
+        make(
+            "failed",
+            4.0,
+            state="closed",
+            failure_reason="http_5xx",
+            verdict=Verdict.FAILED,
+            blamed_hop=Hop.ACCEPTED,
+            blamed_owner=Owner.KS,
+        ),
+        make("dup", 5.0, state="closed", upstream_id="u", verdict=Verdict.DELIVERED, duplicate=True),
+        make("unknown", 6.0, state="closed", failure_reason="rate_limited", verdict=Verdict.UNKNOWN),
+    ]
+    ledger.save(records)
+    expected: dict = {}
+    for record in records:
+        for name, labels in counter_keys(record):
+            key = (
+                name,
+                record.channel.value,
+                record.municipality,
+                record.vendor,
+                *labels,
+                *("",) * (2 - len(labels)),
+            )
+            expected[key] = expected.get(key, 0) + 1
+    assert ledger.counts() == expected
+
+
+def test_prune_folds_counts_so_they_never_go_backwards(ledger):
+    ledger.save(
+        [
+            make("old", 1.0, state="closed", upstream_id="u", verdict=Verdict.DELIVERED),
+            make("new", 5000.0, state="closed", upstream_id="u", verdict=Verdict.DELIVERED),
+            make("open", 2.0, state="in_flight", upstream_id="u"),
+        ]
+    )
+    before = ledger.counts()
+    assert ledger.prune(older_than=1000.0) == 1
+    assert ledger.get("old") is None
+    assert ledger.get("open") is not None  # never prunes what is not closed
+    assert ledger.counts() == before
+
+
+def test_latest_per_route_and_newest_delivered(ledger):
+    ledger.save(
+        [
+            make("d1", 1.0, state="closed", verdict=Verdict.DELIVERED),
+            make("d2", 2.0, state="closed", verdict=Verdict.DELIVERED),
+            make("l3", 3.0, state="resolved", verdict=Verdict.LOST),
+            make("f4", 4.0, state="in_flight"),
+        ]
+    )
+    assert [r.id for r in ledger.newest_delivered()] == ["d2"]
+    assert [r.id for r in ledger.latest_per_route()[(Channel.PORTAL, "4601")]] == ["f4", "l3"]
+
+
+def test_unopenable_ledger_is_a_ledger_error(tmp_path):
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(LedgerError, match="cannot open ledger"):
+        Ledger(tmp_path / "dir")
+
+
+def test_writable(ledger):
+    assert ledger.writable()
