@@ -302,6 +302,7 @@ class Ledger:
             ),
             "late_arrivals": ("'', ''", "late_at IS NOT NULL", ""),
             "duplicates": ("'', ''", "duplicate = 1", ""),
+            "rejections": ("'', ''", "verdict = 'failed' AND failure_reason IS NULL", ""),
         }
         counts = []
         for metric, (labels, condition, group) in queries.items():

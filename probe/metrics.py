@@ -39,6 +39,8 @@ def counter_keys(record: CanaryRecord) -> set[CounterKey]:
         keys.add(("resolved", (record.verdict.value,)))
         if record.verdict in (Verdict.LOST, Verdict.FAILED) and record.blamed_hop and record.blamed_owner:
             keys.add(("undelivered", (record.blamed_hop.value, record.blamed_owner.value)))
+        if record.verdict is Verdict.FAILED and record.failure_reason is None:
+            keys.add(("rejections", ()))
     if record.late_at is not None:
         keys.add(("late_arrivals", ()))
     if record.duplicate:
@@ -90,6 +92,13 @@ class Metrics:
         self.late_arrivals = Counter(
             "kanari_late_arrivals",
             "Lost canaries that turned up after their deadline.",
+            route,
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "kanari_rejections",
+            "Canaries the upstream itself ended as failed: on the portal rejected by the fagsystem and "
+            "sent as paper post, on Altinn status Failed.",
             route,
             registry=registry,
         )
@@ -146,6 +155,18 @@ class Metrics:
             ["channel", "municipality", "municipality_name", "county", "vendor", "final_hop"],
             registry=registry,
         )
+        self.route_interval = Gauge(
+            "kanari_route_interval_seconds",
+            "How often the route sends a canary (so alert thresholds can follow each route's own timing).",
+            ["channel", "municipality"],
+            registry=registry,
+        )
+        self.route_deadline = Gauge(
+            "kanari_route_deadline_seconds",
+            "How long after sending a canary on the route must reach its final hop.",
+            ["channel", "municipality"],
+            registry=registry,
+        )
         self.heartbeat = Gauge(
             "kanari_heartbeat_timestamp_seconds", "The scheduler's last tick.", registry=registry
         )
@@ -174,6 +195,7 @@ class Metrics:
             "undelivered": self.undelivered,
             "late_arrivals": self.late_arrivals,
             "duplicates": self.duplicates,
+            "rejections": self.rejections,
         }
 
     def set_routes(self, routes: Iterable[Route]) -> None:
@@ -199,6 +221,7 @@ class Metrics:
             (self.duplicates, labels),
             (self.last_delivery_seconds, labels),
             (self.last_delivered_timestamp, labels),
+            (self.rejections, labels),
         ]
         children += [(self.resolved, (*labels, verdict.value)) for verdict in Verdict]
         children += [(self.send_failures, (*labels, reason.value)) for reason in Reason]
@@ -212,6 +235,10 @@ class Metrics:
         for metric, labels in children:
             metric.labels(*labels)
         self.route_info.labels(*self._info_labels(route)).set(1)
+        timing = (route.channel.value, route.kommunenummer)
+        self.route_interval.labels(*timing).set(route.interval)
+        self.route_deadline.labels(*timing).set(route.deadline)
+        children |= {(self.route_interval, timing), (self.route_deadline, timing)}
         self._children[route.key] = children
         for hop in (hop for hop, _ in HOPS[route.channel]):
             self.hop_seconds.labels(route.channel.value, hop.value)

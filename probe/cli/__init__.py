@@ -16,7 +16,9 @@ EXIT_USAGE = 2
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(prog="kanari", description="Synthetic end-to-end probe for bekymringsmeldinger.")
+    parser = argparse.ArgumentParser(
+        prog="kanari", description="Synthetic end-to-end probe for bekymringsmeldinger."
+    )
     parser.add_argument("--version", action="version", version=f"kanari {__version__}")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -29,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def configure_logging(level: str) -> None:
     """Log to stderr; httpx/httpcore request lines only at DEBUG (they are noise at 714 routes)."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     if level != "DEBUG":
         for name in ("httpx", "httpcore", "apscheduler"):
             logging.getLogger(name).setLevel(logging.WARNING)

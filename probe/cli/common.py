@@ -22,7 +22,9 @@ class UsageError(KanariError):
 
 def add_config_argument(parser: argparse.ArgumentParser, default: Path = DEFAULT_CONFIG) -> None:
     """``--config DIR``."""
-    parser.add_argument("--config", type=Path, default=default, help=f"configuration directory (default: {default})")
+    parser.add_argument(
+        "--config", type=Path, default=default, help=f"configuration directory (default: {default})"
+    )
 
 
 def load_or_explain(directory: Path, overrides: Mapping[str, Any] | None = None) -> KanariConfig | None:

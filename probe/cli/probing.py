@@ -88,7 +88,8 @@ async def once(config: KanariConfig, key: tuple[Channel, str], tick: float = 1.0
         try:
             engine.start(schedule=False)
             record = engine.send_now(route)
-            print(f"canary {record.id} on {route.name} ({route.municipality_name}), final hop {route.final_hop.value}")
+            print(f"canary {record.id} on {route.name} ({route.municipality_name})")
+            print(f"  following it to its final hop, {route.final_hop.value}")
             printed: set[str] = set()
             while record.verdict is None:
                 await asyncio.sleep(tick)

@@ -9,7 +9,7 @@ from typing import Any
 from probe.cli.common import add_config_argument, load_or_explain
 from probe.config.loader import KanariConfig
 from probe.engine.verdict import delivered_at
-from probe.hops import Channel
+from probe.hops import Channel, Verdict
 from probe.ledger import CanaryRecord, Ledger
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -19,7 +19,9 @@ def add_commands(commands: Any) -> None:
     """Register ``status``."""
     status = commands.add_parser("status", help="print every route's last verdict from the ledger")
     add_config_argument(status)
-    status.add_argument("--problems", action="store_true", help="only routes whose last verdict is not delivered")
+    status.add_argument(
+        "--problems", action="store_true", help="only routes whose last verdict is not delivered"
+    )
     status.set_defaults(handler=command_status)
 
 
@@ -37,16 +39,28 @@ def command_status(arguments: argparse.Namespace) -> int:
 
 
 def render_status(
-    config: KanariConfig, latest: dict[tuple[Channel, str], list[CanaryRecord]], *, only_problems: bool = False
+    config: KanariConfig,
+    latest: dict[tuple[Channel, str], list[CanaryRecord]],
+    *,
+    only_problems: bool = False,
 ) -> str:
     """The table: route, municipality, vendor, last verdict, blamed hop/owner, latency, when."""
-    header = ("ROUTE", "MUNICIPALITY", "VENDOR", "LAST VERDICT", "BLAMED", "LATENCY", "SENT (UTC)", "IN FLIGHT")
+    header = (
+        "ROUTE",
+        "MUNICIPALITY",
+        "VENDOR",
+        "LAST VERDICT",
+        "BLAMED",
+        "LATENCY",
+        "SENT (UTC)",
+        "IN FLIGHT",
+    )
     rows = [header]
     for route in sorted(config.routes, key=lambda r: (r.kommunenummer, r.channel.value)):
         records = latest.get(route.key, [])
         resolved = next((r for r in records if r.verdict is not None), None)
         in_flight = sum(1 for r in records if r.verdict is None)
-        if only_problems and resolved is not None and resolved.verdict is not None and resolved.verdict.value == "delivered":
+        if only_problems and resolved is not None and resolved.verdict is Verdict.DELIVERED:
             continue
         verdict, blamed, latency, sent = "-", "-", "-", "-"
         if resolved is not None and resolved.verdict is not None:
@@ -59,7 +73,17 @@ def render_status(
                 latency = f"{arrived - resolved.created_at:.1f}s"
             sent = dt.datetime.fromtimestamp(resolved.created_at, tz=dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
         rows.append(
-            (route.name, route.municipality_name, route.vendor, verdict, blamed, latency, sent, str(in_flight))
+            (
+                route.name,
+                route.municipality_name,
+                route.vendor,
+                verdict,
+                blamed,
+                latency,
+                sent,
+                str(in_flight),
+            )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows)
+    lines = ("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows)
+    return "\n".join(line.rstrip() for line in lines)

@@ -75,9 +75,15 @@ def load_config(
     directory: Path,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    with_secrets: bool = True,
 ) -> KanariConfig:
-    """Load and validate ``directory``; raises :class:`InvalidConfigError` listing every problem."""
-    result = check_config(directory, environ, overrides)
+    """Load and validate ``directory``; raises :class:`InvalidConfigError` listing every problem.
+
+    ``with_secrets=False`` skips reading secrets and key files, for commands that only need the shape of
+    the configuration (``kanari render``), so they run where the secrets are not.
+    """
+    result = check_config(directory, environ, overrides, with_secrets=with_secrets)
     if result.errors or result.config is None:
         raise InvalidConfigError(result.errors)
     return result.config
@@ -87,6 +93,8 @@ def check_config(
     directory: Path,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    *,
+    with_secrets: bool = True,
 ) -> LoadResult:
     """Load ``directory`` and collect every problem instead of stopping at the first.
 
@@ -139,6 +147,7 @@ def check_config(
         environ=env,
         errors=errors,
         warnings=warnings,
+        with_secrets=with_secrets,
     )
     for document, model in documents:
         municipalities.setdefault(model.kommunenummer, LoadedMunicipality(document.name, model))

@@ -38,22 +38,24 @@ def cross_check(
     environ: dict[str, str],
     errors: list[ConfigError],
     warnings: list[str],
+    with_secrets: bool = True,
 ) -> list[Route]:
     """Run every cross-file check and build the routes of the valid municipality files."""
     settings_where: _Where = (
         settings_document.where if settings_document else (lambda _location: SETTINGS_FILE)
     )
     _check_channels(settings, settings_where, errors)
-    _check_secrets(
-        directory=directory,
-        settings=settings,
-        where=settings_where,
-        vendors=vendors,
-        vendors_document=vendors_document,
-        environ=environ,
-        errors=errors,
-    )
-    _check_key_files(directory, settings, settings_where, errors)
+    if with_secrets:
+        _check_secrets(
+            directory=directory,
+            settings=settings,
+            where=settings_where,
+            vendors=vendors,
+            vendors_document=vendors_document,
+            environ=environ,
+            errors=errors,
+        )
+        _check_key_files(directory, settings, settings_where, errors)
     _check_vendors(vendors, vendors_document, warnings)
     routes: list[Route] = []
     seen: dict[str, str] = {}
