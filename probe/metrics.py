@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 
 from probe import __version__
 from probe.config.routes import Route
 from probe.errors import Reason
 from probe.hops import HOPS, Channel, Hop, Owner, Verdict
 from probe.ledger import CanaryRecord
+
+# ``*_created`` series double the scrape for nothing Kanari's alerts or dashboards use.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 CounterKey = tuple[str, tuple[str, ...]]
 """(counter name without prefix, label values after channel/municipality/vendor)."""

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from probe import __version__
-from probe.cli import checking, keys, probing, status
+from probe.cli import checking, keys, probing, sandboxing, status
 
 # Exit codes: 0 success, 1 the thing checked is not healthy/valid, 2 usage or configuration error.
 EXIT_USAGE = 2
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     probing.add_commands(commands)
+    sandboxing.add_commands(commands)
     checking.add_commands(commands)
     status.add_commands(commands)
     keys.add_commands(commands)

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from probe.canary.marker import generate_signing_key, jwks
 from probe.config.keyfiles import load_private_key
 from probe.errors import KanariError
@@ -33,7 +35,9 @@ def command_generate(arguments: argparse.Namespace) -> int:
     except (KanariError, FileExistsError) as error:
         print(f"kanari keys generate: {error}", file=sys.stderr)
         return EXIT_USAGE
-    public = key.public_key()
+    if not isinstance(key, Ed25519PrivateKey):  # pragma: no cover - generate_signing_key writes Ed25519
+        print("kanari keys generate: the written key is not Ed25519", file=sys.stderr)
+        return EXIT_USAGE
     print(f"wrote {arguments.out}; set signing.key_file to it and signing.key_id to {arguments.key_id!r}")
-    print(json.dumps(jwks({arguments.key_id: public}), indent=2))  # type: ignore[dict-item]
+    print(json.dumps(jwks({arguments.key_id: key.public_key()}), indent=2))
     return EXIT_OK

@@ -33,9 +33,15 @@ class TickScheduler:
         self.errors = 0
 
     def every(self, name: str, seconds: float, tick: Callable[[], None]) -> None:
-        """Run ``tick`` every ``seconds`` (first run right after start)."""
+        """Run ``tick`` every ``seconds`` (first run right after start), in the event loop."""
+
+        # APScheduler runs plain functions in a thread pool; a coroutine runs in the event loop, which
+        # the engine (and its asyncio tasks) needs.
+        async def job() -> None:
+            tick()
+
         self._scheduler.add_job(
-            tick, IntervalTrigger(seconds=seconds), id=name, name=name, next_run_time=dt.datetime.now(dt.UTC)
+            job, IntervalTrigger(seconds=seconds), id=name, name=name, next_run_time=dt.datetime.now(dt.UTC)
         )
 
     def start(self) -> None:

@@ -1,0 +1,226 @@
+"""``kanari sandbox`` and ``kanari demo``: the simulated world, alone or with the probe watching it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from probe.canary.marker import generate_signing_key
+from probe.cli.common import load_or_explain, run_until_signalled
+from probe.clock import SystemClock
+from probe.config.loader import KanariConfig
+from probe.config.routes import Route
+from probe.errors import ConfigError, KanariError
+from probe.runtime import build_runtime
+from probe.sandbox.democonfig import DEMO_SPEED, MARKER_KEY_FILE
+from probe.sandbox.manifest import Manifest
+from probe.sandbox.server import SandboxServer, print_urls, serve
+from probe.sandbox.settings import load_settings
+from probe.service import ProbeService
+
+EXIT_OK, EXIT_USAGE = 0, 2
+DEMO_CONFIG = Path("config/sandbox")
+
+
+def add_commands(commands: Any) -> None:
+    """Register ``sandbox`` and ``demo``."""
+    sandbox = commands.add_parser(
+        "sandbox", help="run the simulated world (KS, Altinn, Maskinporten, vendors)"
+    )
+    sandbox.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8700; port 0 picks a free one)")
+    sandbox.add_argument("--speed", type=float, help="time compression: every delay is divided by this")
+    sandbox.add_argument(
+        "--state-dir", type=Path, help="where keys, secrets and sandbox.json go (var/sandbox)"
+    )
+    sandbox.add_argument("--seed", type=int, help="seed of the delay draws")
+    sandbox.add_argument("--tls", action="store_true", help="serve HTTPS with a generated local CA")
+    sandbox.add_argument(
+        "--config", type=Path, default=DEMO_CONFIG / "sandbox.yaml", help="sandbox settings file"
+    )
+    sandbox.set_defaults(handler=command_sandbox)
+
+    demo = commands.add_parser("demo", help="the sandbox and the probe together, over loopback (make run)")
+    demo.add_argument(
+        "--config", type=Path, default=DEMO_CONFIG, help=f"demo configuration (default {DEMO_CONFIG})"
+    )
+    demo.add_argument("--listen", help="HOST:PORT of the probe's HTTP surface (default 127.0.0.1:9464)")
+    demo.add_argument(
+        "--sandbox-listen", default="127.0.0.1:8700", help="HOST:PORT of the sandbox and its admin API"
+    )
+    demo.add_argument("--interval", type=float, help="seconds between canaries on every route")
+    demo.add_argument("--deadline", type=float, help="seconds a canary has to reach its final hop")
+    demo.add_argument("--municipalities", help="comma-separated kommunenummer (default: all 357)")
+    demo.add_argument(
+        "--speed", type=float, default=DEMO_SPEED, help=f"sandbox time compression (default {DEMO_SPEED:g})"
+    )
+    demo.set_defaults(handler=command_demo)
+
+
+def command_sandbox(arguments: argparse.Namespace) -> int:
+    """``kanari sandbox``."""
+    config_file = arguments.config if arguments.config.exists() else None
+    try:
+        settings = load_settings(
+            config_file,
+            listen=arguments.listen,
+            speed=arguments.speed,
+            state_dir=arguments.state_dir,
+            seed=arguments.seed,
+            tls=arguments.tls or None,
+        )
+    except ConfigError as error:
+        print(f"kanari sandbox: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    async def main(stop: asyncio.Event) -> int:
+        task = asyncio.create_task(serve(settings))
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({task, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        task.cancel()
+        stopping.cancel()
+        await asyncio.gather(task, stopping, return_exceptions=True)
+        return EXIT_OK
+
+    return run_until_signalled(main)
+
+
+def command_demo(arguments: argparse.Namespace) -> int:
+    """``kanari demo``: start the sandbox, point the probe at it, print where to look."""
+    try:
+        return run_until_signalled(lambda stop: demo(arguments, stop))
+    except KanariError as error:
+        print(f"kanari demo: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+async def demo(arguments: argparse.Namespace, stop: asyncio.Event) -> int:
+    """Run sandbox and probe until ``stop``."""
+    config_dir: Path = arguments.config
+    # The demo configuration names the state dir relative to itself; use the same one wherever we run.
+    state_dir = (config_dir / ".." / ".." / "var" / "sandbox").resolve()
+    sandbox_file = config_dir / "sandbox.yaml"
+    settings = load_settings(
+        sandbox_file if sandbox_file.exists() else None,
+        listen=arguments.sandbox_listen,
+        speed=arguments.speed,
+        state_dir=state_dir,
+    )
+    server = SandboxServer(settings)
+    sandbox = await server.start()
+    try:
+        marker_key = state_dir / MARKER_KEY_FILE
+        if not marker_key.exists():
+            generate_signing_key(marker_key)
+        # The sandbox world lives in memory: canaries of an earlier demo cannot be followed, so start
+        # from an empty ledger rather than report them all as unknown.
+        ledger = (config_dir / ".." / ".." / "var" / "demo" / "kanari.sqlite3").resolve()
+        for stale in ledger.parent.glob(ledger.name + "*"):
+            stale.unlink()
+        loaded = load_or_explain(config_dir, demo_overrides(sandbox.manifest, str(ledger)))
+        if loaded is None:
+            return EXIT_USAGE
+        config = tailor(
+            loaded,
+            sandbox.manifest,
+            municipalities=arguments.municipalities,
+            interval=arguments.interval,
+            deadline=arguments.deadline,
+        )
+        for warning in latency_warnings(config, sandbox.manifest):
+            print(f"warning: {warning}", file=sys.stderr)
+        service = ProbeService(build_runtime(config, SystemClock()), arguments.listen)
+        print_urls(sandbox)
+        print_demo(service.url, sandbox.manifest, config)
+        await service.run(stop)
+    finally:
+        await server.stop()
+    return EXIT_OK
+
+
+def demo_overrides(manifest: Manifest, ledger: str) -> dict[str, Any]:
+    """Settings that follow the running sandbox (its address, its generated files)."""
+    overrides: dict[str, Any] = {
+        "ledger": ledger,
+        "maskinporten": {
+            "token_url": manifest.maskinporten.token_url,
+            "audience": manifest.maskinporten.audience,
+            "client_id": manifest.maskinporten.client_id,
+            "key_file": str(manifest.maskinporten.key_file),
+            "key_id": manifest.maskinporten.key_id,
+        },
+        "channels": {
+            "portal": {
+                "base_url": manifest.portal.base_url,
+                "fiks_org_id": manifest.portal.fiks_org_id,
+                "integrasjon_id": manifest.portal.integrasjon_id,
+                "integrasjon_passord": {"file": str(manifest.portal.integrasjon_passord_file)},
+            },
+            "altinn": {"base_url": manifest.altinn.base_url, "resource_id": manifest.altinn.resource_id},
+        },
+    }
+    if manifest.ca_file is not None:
+        overrides["http"] = {"ca_bundle": str(manifest.ca_file)}
+    return overrides
+
+
+def tailor(
+    config: KanariConfig,
+    manifest: Manifest,
+    *,
+    municipalities: str | None = None,
+    interval: float | None = None,
+    deadline: float | None = None,
+) -> KanariConfig:
+    """The demo's routes: the chosen municipalities, the chosen timing, vendors at the sandbox's address."""
+    vendors = dict(config.vendors)
+    for info in manifest.vendors:
+        vendor = vendors.get(info.id)
+        if vendor is not None and vendor.readback is not None and info.readback is not None:
+            readback = vendor.readback.model_copy(update={"base_url": info.readback.base_url})
+            vendors[info.id] = vendor.model_copy(update={"readback": readback})
+    routes: tuple[Route, ...] = config.routes
+    if municipalities:
+        wanted = {number.strip() for number in municipalities.split(",") if number.strip()}
+        unknown = sorted(wanted - {route.kommunenummer for route in routes})
+        if unknown:
+            raise ConfigError(
+                "--municipalities", "municipalities", ",".join(unknown), "not in the demo configuration"
+            )
+        routes = tuple(route for route in routes if route.kommunenummer in wanted)
+    if interval is not None:
+        routes = tuple(dataclasses.replace(route, interval=interval) for route in routes)
+    if deadline is not None:
+        routes = tuple(dataclasses.replace(route, deadline=deadline) for route in routes)
+    return dataclasses.replace(config, vendors=vendors, routes=routes)
+
+
+def latency_warnings(config: KanariConfig, manifest: Manifest) -> list[str]:
+    """Routes whose deadline is shorter than the sandbox's worst normal latency to their final hop."""
+    warnings = []
+    for route in config.routes:
+        worst = manifest.latency.get(route.channel.value, {}).get(route.final_hop.value)
+        if worst is not None and route.deadline < worst + route.poll_interval:
+            warnings.append(
+                f"{route.name}: deadline {route.deadline:g} s is under the sandbox's worst normal latency to "
+                f"{route.final_hop.value} ({worst:g} s) plus a poll; healthy canaries may be reported lost"
+            )
+    return warnings[:5]
+
+
+def print_demo(probe_url: str, manifest: Manifest, config: KanariConfig) -> None:
+    """Where to look, and how to break something."""
+    example = next(iter(sorted({route.kommunenummer for route in config.routes})), "4601")
+    print(
+        f"probe          {probe_url}  ({len(config.routes)} routes)\n"
+        f"metrics        {probe_url}/metrics\n"
+        f"marker keys    {probe_url}/.well-known/kanari/keys.json\n"
+        f"break a route  curl -X POST {manifest.admin_url} -H 'Content-Type: application/json' "
+        f'-d \'{{"fault": "vendor.receipt_without_store", "municipality": "{example}"}}\'\n'
+        f"heal it        curl -X DELETE {manifest.admin_url}\n"
+        "stop           Ctrl+C",
+        flush=True,
+    )

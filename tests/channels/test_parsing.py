@@ -1,0 +1,175 @@
+"""Parsing upstream answers onto hops, against real-shaped payloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+import pytest
+
+from probe.channels.altinn import parse_details
+from probe.channels.portal import parse_status_history
+from probe.errors import InvalidResponseError
+from probe.hops import Hop
+from probe.readback import parse_registration
+
+OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
+
+
+def local(text: str) -> float:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=OSLO).timestamp()
+
+
+def history(*entries: tuple[str, str]) -> list[dict]:
+    return [
+        {
+            "bekymringsmeldingId": "7d3e",
+            "tidspunkt": when,
+            "tilstand": state,
+            "beskrivelse": f"{state} beskrivelse",
+        }
+        for when, state in entries
+    ]
+
+
+def test_portal_status_history_maps_onto_hops_in_local_time():
+    observation = parse_status_history(
+        history(
+            ("2026-03-02T10:00:00", "AKSEPTERT"),
+            ("2026-03-02T10:00:05.123", "SENDT_FAGSYSTEM"),
+            ("2026-03-02T10:01:00", "LEVERT"),
+        )
+    )
+    assert observation.reached == {
+        Hop.ACCEPTED: local("2026-03-02T10:00:00"),
+        Hop.FORWARDED: local("2026-03-02T10:00:05.123"),
+        Hop.RECEIPTED: local("2026-03-02T10:01:00"),
+    }
+    assert observation.failed_status is None
+    assert observation.last_status == "LEVERT"
+
+
+def test_portal_paper_fallback_is_a_failure_and_order_does_not_matter():
+    observation = parse_status_history(
+        history(
+            ("2026-03-02T10:02:00", "SENDT_PRINT"),
+            ("2026-03-02T10:00:00", "AKSEPTERT"),
+            ("2026-03-02T10:01:00", "AVVIST_FAGSYSTEM"),
+            ("2026-03-02T10:00:30", "SENDT_FAGSYSTEM"),
+        )
+    )
+    assert observation.failed_status == "AVVIST_FAGSYSTEM"
+    assert Hop.RECEIPTED not in observation.reached
+    assert observation.last_status == "SENDT_PRINT"
+
+
+def test_portal_later_hop_implies_earlier_and_unknown_states_are_tolerated():
+    observation = parse_status_history(
+        history(
+            ("2026-03-02T10:00:00", "AKSEPTERT"),
+            ("2026-03-02T10:00:09", "NY_TILSTAND"),
+            ("2026-03-02T10:01:00", "LEVERT"),
+        )
+    )
+    assert observation.reached[Hop.FORWARDED] == observation.reached[Hop.RECEIPTED]
+    assert observation.failed_status is None
+
+
+def test_portal_time_with_offset_is_honoured():
+    observation = parse_status_history(history(("2026-03-02T10:00:00+00:00", "AKSEPTERT")))
+    assert observation.reached[Hop.ACCEPTED] == dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"not": "a list"},
+        [{"tidspunkt": "2026-03-02T10:00:00"}],
+        [{"tilstand": "AKSEPTERT", "tidspunkt": "igår"}],
+        [{"tilstand": "AKSEPTERT", "tidspunkt": 5}],
+        ["AKSEPTERT"],
+    ],
+)
+def test_portal_malformed_history_is_an_invalid_response(answer):
+    with pytest.raises(InvalidResponseError):
+        parse_status_history(answer)
+
+
+def details(status: str, *events: tuple[str, str]) -> dict:
+    return {
+        "correspondenceId": "0192f1c4-9c1d-7000-8000-000000000001",
+        "status": status,
+        "statusText": status,
+        "statusHistory": [{"status": s, "statusText": s, "statusChanged": when} for when, s in events],
+        "sendersReference": "canary",
+    }
+
+
+def test_altinn_details_map_onto_hops():
+    observation = parse_details(
+        details(
+            "Read",
+            ("2026-03-02T10:00:00.000+01:00", "Initialized"),
+            ("2026-03-02T10:00:01+01:00", "ReadyForPublish"),
+            ("2026-03-02T10:00:04+01:00", "Published"),
+            ("2026-03-02T09:20:00Z", "Fetched"),
+            ("2026-03-02T09:25:00Z", "Read"),
+        )
+    )
+    assert observation.reached[Hop.PUBLISHED] == dt.datetime(2026, 3, 2, 9, 0, 4, tzinfo=dt.UTC).timestamp()
+    assert observation.reached[Hop.FETCHED] == dt.datetime(2026, 3, 2, 9, 20, tzinfo=dt.UTC).timestamp()
+    assert Hop.READ in observation.reached
+    assert observation.last_status == "Read"
+
+
+def test_altinn_failed_and_unknown_statuses():
+    observation = parse_details(
+        details("Failed", ("2026-03-02T10:00:00Z", "Initialized"), ("2026-03-02T10:00:03Z", "Failed"))
+    )
+    assert observation.failed_status == "Failed"
+    tolerant = parse_details(
+        details("AttachmentsDownloaded", ("2026-03-02T10:00:03Z", "AttachmentsDownloaded"))
+    )
+    assert tolerant.reached == {}
+    assert tolerant.last_status == "AttachmentsDownloaded"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [],
+        {"status": "Published"},
+        {"statusHistory": "x"},
+        {"statusHistory": [{"status": 3}]},
+        {"statusHistory": [{"status": "Published", "statusChanged": "2026-03-02T10:00:00"}]},
+    ],
+)
+def test_altinn_malformed_details(answer):
+    with pytest.raises(InvalidResponseError):
+        parse_details(answer)
+
+
+def test_readback_registration():
+    registration = parse_registration(
+        {
+            "canaryId": "c",
+            "marker": "KANARI1.a.b",
+            "channel": "portal",
+            "registeredAt": "2026-03-02T10:00:00Z",
+        }
+    )
+    assert registration.registered_at == dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC).timestamp()
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "x",
+        {"canaryId": "c"},
+        {"canaryId": "c", "marker": "m", "channel": "portal", "registeredAt": "yesterday"},
+        {"canaryId": 1, "marker": "m", "channel": "portal", "registeredAt": "2026-03-02T10:00:00Z"},
+    ],
+)
+def test_readback_malformed_registration(entry):
+    with pytest.raises(InvalidResponseError):
+        parse_registration(entry)
