@@ -14,6 +14,7 @@ from probe.cli.common import load_or_explain, run_until_signalled
 from probe.clock import SystemClock
 from probe.config.loader import KanariConfig
 from probe.config.routes import Route
+from probe.config.types import SecretRef
 from probe.errors import ConfigError, KanariError
 from probe.runtime import build_runtime
 from probe.sandbox.democonfig import DEMO_SPEED, MARKER_KEY_FILE
@@ -179,9 +180,15 @@ def tailor(
     vendors = dict(config.vendors)
     for info in manifest.vendors:
         vendor = vendors.get(info.id)
-        if vendor is not None and vendor.readback is not None and info.readback is not None:
-            readback = vendor.readback.model_copy(update={"base_url": info.readback.base_url})
-            vendors[info.id] = vendor.model_copy(update={"readback": readback})
+        if vendor is None or vendor.readback is None or info.readback is None:
+            continue
+        auth = vendor.readback.auth
+        if auth.type == "static" and info.readback.auth.token_file is not None:
+            token = SecretRef(file=info.readback.auth.token_file)
+            token.resolve(config.directory, {})
+            auth = auth.model_copy(update={"token": token})
+        readback = vendor.readback.model_copy(update={"base_url": info.readback.base_url, "auth": auth})
+        vendors[info.id] = vendor.model_copy(update={"readback": readback})
     routes: tuple[Route, ...] = config.routes
     if municipalities:
         wanted = {number.strip() for number in municipalities.split(",") if number.strip()}

@@ -1,0 +1,119 @@
+"""The probe against a real sandbox on loopback, both reading one fake clock.
+
+Time moves only when the test says so: each :meth:`Harness.step` advances the clock, runs the engine's
+ticks and waits for the HTTP work they started, so a test can assert what happens at exact instants
+without sleeping, over real HTTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from probe.canary.marker import generate_signing_key
+from probe.cli.sandboxing import demo_overrides, tailor
+from probe.clock import FakeClock
+from probe.config.loader import KanariConfig, load_config
+from probe.hops import Channel
+from probe.ledger import CanaryRecord
+from probe.runtime import Runtime, build_runtime
+from probe.sandbox.server import RunningSandbox, running
+from probe.sandbox.settings import load_settings
+from tests.conftest import ROOT
+
+DEMO_CONFIG = ROOT / "config" / "sandbox"
+
+
+class Harness:
+    """A sandbox, a probe and a clock."""
+
+    def __init__(
+        self, sandbox: RunningSandbox, config: KanariConfig, clock: FakeClock, tmp_path: Path
+    ) -> None:
+        self.sandbox = sandbox
+        self.config = config
+        self.clock = clock
+        self.tmp_path = tmp_path
+        self.registry = CollectorRegistry()
+        self.runtime: Runtime = build_runtime(
+            config, clock, registry=self.registry, ledger_path=tmp_path / "ledger.sqlite3", seed=7
+        )
+        self.engine = self.runtime.engine
+        self.admin = httpx.AsyncClient(base_url=sandbox.base_url)
+
+    async def step(self, seconds: float = 1.0) -> None:
+        """Advance time, run both ticks, wait for the network work they started."""
+        self.clock.advance(seconds)
+        self.engine.send_tick()
+        self.engine.poll_tick()
+        await self.engine.settle()
+
+    async def run_for(self, seconds: float, step: float = 1.0) -> None:
+        """Step through ``seconds`` of fake time."""
+        elapsed = 0.0
+        while elapsed < seconds:
+            await self.step(step)
+            elapsed += step
+
+    async def fault(self, name: str, municipality: str) -> str:
+        """Switch a sandbox fault on; returns its id."""
+        response = await self.admin.post("/admin/faults", json={"fault": name, "municipality": municipality})
+        response.raise_for_status()
+        return str(response.json()["id"])
+
+    async def clear_faults(self) -> None:
+        """Switch every sandbox fault off."""
+        (await self.admin.delete("/admin/faults")).raise_for_status()
+
+    def value(self, name: str, **labels: str) -> float:
+        """A sample from the probe's metrics (0 when absent)."""
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    def records(self, channel: Channel | None = None, municipality: str | None = None) -> list[CanaryRecord]:
+        """Ledger rows, optionally of one route."""
+        return [
+            record
+            for record in self.runtime.ledger.all_records()
+            if (channel is None or record.channel is channel)
+            and (municipality is None or record.municipality == municipality)
+        ]
+
+
+@contextlib.asynccontextmanager
+async def harness(
+    tmp_path: Path,
+    municipalities: str,
+    *,
+    interval: float | None = None,
+    deadline: float | None = None,
+    speed: float = 60.0,
+) -> AsyncIterator[Harness]:
+    """A running sandbox (on a free loopback port) and a probe on ``municipalities``, at fake time."""
+    clock = FakeClock()
+    state_dir = tmp_path / "sandbox"
+    settings = load_settings(
+        DEMO_CONFIG / "sandbox.yaml" if (DEMO_CONFIG / "sandbox.yaml").exists() else None,
+        listen="127.0.0.1:0",
+        speed=speed,
+        state_dir=state_dir,
+    )
+    async with running(settings, clock) as sandbox:
+        marker_key = state_dir / "kanari-marker-ed25519.pem"
+        generate_signing_key(marker_key)
+        overrides = demo_overrides(sandbox.manifest, str(tmp_path / "unused-ledger.sqlite3"))
+        overrides["signing"] = {"key_file": str(marker_key), "key_id": "kanari-test"}
+        base = load_config(DEMO_CONFIG, environ={}, overrides=overrides)
+        config = tailor(
+            base, sandbox.manifest, municipalities=municipalities, interval=interval, deadline=deadline
+        )
+        probe = Harness(sandbox, config, clock, tmp_path)
+        probe.engine.start()
+        try:
+            yield probe
+        finally:
+            await probe.admin.aclose()
+            await probe.runtime.close()
