@@ -11,6 +11,8 @@ Every error Kanari raises on purpose derives from :class:`KanariError`::
     │   ├── RateLimitedError   reason ``rate_limited``, with the ``Retry-After`` delay
     │   └── InvalidResponseError  reason ``invalid_response``: the answer did not parse
     ├── MarkerError            a canary marker failed verification (forged, altered, expired, unknown key)
+    ├── AsiceError             an ASiC-E container is malformed (mimetype, manifest, names, size)
+    ├── CmsError               CMS EnvelopedData did not decrypt (wrong recipient, tampered, not CMS)
     └── LedgerError            the canary ledger could not be read or written
 
 The ``reason`` label of the failure metrics comes from :class:`Reason`, taken from this tree, never from
@@ -53,7 +55,9 @@ class ConfigError(KanariError):
 
     def render(self) -> str:
         """The one-line form printed by ``kanari config check``."""
-        text = f"{self.file}: {self.field}: {self.message} (value: {self.value!r})"
+        text = f"{self.file}: {self.field}: {self.message}"
+        if self.value is not None:
+            text += f" (value: {self.value!r})"
         if self.hint:
             text += f"; fix: {self.hint}"
         return text
@@ -117,6 +121,15 @@ class InvalidResponseError(UpstreamError):
 
 class MarkerError(KanariError):
     """A canary marker failed verification."""
+
+
+class AsiceError(KanariError):
+    """An ASiC-E container is not one: not a zip, ``mimetype`` missing, misplaced or compressed, manifest
+    missing or incomplete, unsafe entry names, or too large when unpacked."""
+
+
+class CmsError(KanariError):
+    """CMS EnvelopedData could not be decrypted: not CMS, meant for another recipient, or tampered."""
 
 
 class LedgerError(KanariError):

@@ -81,7 +81,13 @@ def parse_yaml(text: str, name: str, errors: list[ConfigError]) -> YamlDocument 
         where = f"{name}:{mark.line + 1}" if mark else name
         column = f" column {mark.column + 1}" if mark else ""
         problem = error.problem or error.context or "malformed YAML"
-        errors.append(ConfigError(where, "(yaml)", None, f"malformed YAML at{column}: {problem}"))
+        context = error.context_mark
+        started = (
+            f" ({error.context} at line {context.line + 1})"
+            if context is not None and error.context and context is not mark
+            else ""
+        )
+        errors.append(ConfigError(where, "(yaml)", None, f"malformed YAML at{column}: {problem}{started}"))
         return None
     except yaml.YAMLError as error:
         errors.append(ConfigError(name, "(yaml)", None, f"malformed YAML: {error}"))
