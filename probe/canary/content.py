@@ -1,0 +1,169 @@
+"""What a canary says: the report body for each channel, all fictional and in Norwegian (bokmål).
+
+Every text opens with :data:`TEST_BANNER`, so a person who sees a canary knows at once it is a test. The
+child has a synthetic fødselsnummer (:mod:`probe.canary.identity`); the reporter, the guardian, the
+addresses, the phone number and the e-mail address belong to nobody. The sender (``leveringskanal`` and
+``offentligMelder.virksomhet.navn``) names Kanari.
+
+How a receiving system finds the marker:
+
+- Portal (``bekymringsmelding.json``): ``melding.melding`` carries it on a line of its own,
+  ``Kanari-markør: KANARI1.<payload>.<signature>``. :func:`probe.canary.marker.find_markers` (or the same
+  regular expression) pulls it out of the text; the fagsystem then verifies it against Kanari's JWKS before
+  treating the report as a test.
+- Altinn: the ``propertyList`` entry ``kanariMarker`` holds it alone; the message body repeats it in a
+  Markdown code span (so a renderer never mistakes its ``_`` for emphasis).
+
+Contact details: the e-mail domain is ``kanari.invalid``. ``.invalid`` is reserved (RFC 2606, RFC 6761)
+and can never be registered or deliver mail, yet it passes KS's ``epost`` pattern (which wants a final
+label of two or more letters). The phone number ``00000000`` fits KS's ``telefonnummer`` pattern but is
+not a Norwegian subscriber number (none begins with 0). The postcode ``0000`` does not exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from probe.hops import Channel
+
+TEST_BANNER = "SYNTETISK TESTMELDING FRA KANARI - SKAL IKKE BEHANDLES. Ingen ekte personer."
+MARKER_LABEL = "Kanari-markør"
+SENDER_NAME = "Kanari syntetisk overvåking"
+OSLO = ZoneInfo("Europe/Oslo")
+ALTINN_TEXT_LIMIT = 255  # Altinn's maximum for messageTitle and messageSummary
+
+_EMAIL = "ingen-svar@kanari.invalid"
+_PHONE = "00000000"
+_FICTIONAL_ADDRESS = {
+    "adresselinje1": "Syntetisk adresse 0 (finnes ikke)",
+    "adresselinje2": "",
+    "adresselinje3": "",
+    "postnummer": "0000",
+    "poststed": "INGENSTED",
+}
+_REPORTER = "Kari Kanari (syntetisk testmelder)"
+_CHILD = "Testbarn Syntetisk Kanari"
+_GUARDIAN = "Testforelder Syntetisk Kanari"
+_NOT_INFORMED = "Syntetisk testmelding fra Kanari; barnet og de foresatte finnes ikke."
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CanarySubject:
+    """Everything a channel needs to write one canary: its identity, its route and its fictional child."""
+
+    canary_id: str
+    channel: Channel
+    kommunenummer: str
+    kommunenavn: str
+    bydelsnummer: str  # "00" when the municipality has no bydel
+    bydelsnavn: str
+    marker: str
+    created_at: float  # Unix seconds
+    child_fnr: str
+
+
+def oslo_local_time(instant: float) -> str:
+    """``instant`` as Norwegian local date-time without zone, the way KS writes times
+    (e.g. ``2020-03-16T13:29:33``)."""
+    return dt.datetime.fromtimestamp(instant, tz=OSLO).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def report_lines(subject: CanarySubject) -> list[str]:
+    """The report's free text, line by line, banner first and the marker on a line of its own; shared by
+    the JSON body and the PDF so both say the same."""
+    return [
+        TEST_BANNER,
+        "",
+        "Dette er en automatisk, syntetisk testmelding sendt av Kanari for å kontrollere at "
+        f"bekymringsmeldinger kommer fram til barneverntjenesten i {subject.kommunenavn} "
+        f"({subject.kommunenummer}). Barnet, melderen og de foresatte finnes ikke. Meldingen skal ikke "
+        "behandles som en bekymringsmelding.",
+        "",
+        "Mottakssystemet kan skjule eller lukke meldingen automatisk, men bare etter å ha verifisert "
+        "signaturen i markøren under mot Kanaris offentlige nøkler (/.well-known/kanari/keys.json).",
+        "",
+        f"{MARKER_LABEL}: {subject.marker}",
+        f"Kanari-id: {subject.canary_id}",
+        f"Kanal: {subject.channel.value}",
+        f"Opprettet: {oslo_local_time(subject.created_at)}",
+    ]
+
+
+def portal_report(subject: CanarySubject, api_version: str = "v2") -> dict[str, Any]:
+    """The ``bekymringsmelding.json`` of a public-sector report (``offentlig``) in KS's schema for
+    ``api_version`` (``v1`` or ``v2``; v2 adds ``melding.andreSynspunkter``)."""
+    if api_version not in ("v1", "v2"):
+        raise ValueError(f"unknown bekymringsmelding API version {api_version!r}")
+    melding = {
+        "melding": "\n".join(report_lines(subject)),
+        "historie": f"{TEST_BANNER}\nIngen historikk: meldingen er syntetisk.",
+    }
+    if api_version == "v2":
+        melding["andreSynspunkter"] = f"{TEST_BANNER}\nIngen andre synspunkter: meldingen er syntetisk."
+    return {
+        "kommunenummer": subject.kommunenummer,
+        "kommunenavn": subject.kommunenavn,
+        "bydelsnummer": subject.bydelsnummer,
+        "bydelsnavn": subject.bydelsnavn,
+        "offentligMelder": {
+            "personnavn": _REPORTER,
+            "rolle": "Syntetisk testavsender",
+            "telefonnummer": _PHONE,
+            "epost": _EMAIL,
+            # No orgnr: a fictional sender must not borrow a real organisation's number.
+            "virksomhet": {"navn": SENDER_NAME, "adresse": dict(_FICTIONAL_ADDRESS)},
+        },
+        "offentligBarn": [
+            {
+                "fnr": subject.child_fnr,
+                "ufoedt": False,
+                "personnavn": _CHILD,
+                "adresse": dict(_FICTIONAL_ADDRESS),
+                "orientert": False,
+                "orientertGrunn": _NOT_INFORMED,
+            }
+        ],
+        "foresatte": [{"personnavn": _GUARDIAN, "orientert": False, "orientertGrunn": _NOT_INFORMED}],
+        "behovForTolk": "Nei (syntetisk testmelding).",
+        "andreHjelpeinstanser": "Nei (syntetisk testmelding).",
+        "melding": melding,
+        "sendingstidspunkt": oslo_local_time(subject.created_at),
+        "leveringskanal": SENDER_NAME,
+    }
+
+
+def altinn_content(subject: CanarySubject) -> dict[str, str]:
+    """The Altinn 3 Correspondence ``content``: plain-text title and summary (at most 255 characters
+    each), Markdown body with the banner first and the marker in a code span."""
+    title = f"{TEST_BANNER} ({subject.kommunenavn})"
+    summary = (
+        f"{TEST_BANNER} Kanari kontrollerer at meldinger til {subject.kommunenavn} blir hentet. "
+        f"Kanari-id: {subject.canary_id}"
+    )
+    body_lines = [f"**{TEST_BANNER}**", ""]
+    for line in report_lines(subject)[2:]:
+        text = f"{MARKER_LABEL}: `{subject.marker}`" if line.startswith(f"{MARKER_LABEL}: ") else line
+        # Two trailing spaces keep the short fact lines apart in Markdown without making paragraphs.
+        body_lines.append(f"{text}  " if text else text)
+    return {
+        "language": "nb",
+        "messageTitle": _clip(title),
+        "messageSummary": _clip(summary),
+        "messageBody": "\n".join(body_lines),
+    }
+
+
+def altinn_property_list(subject: CanarySubject) -> dict[str, str]:
+    """The Correspondence ``propertyList``: the marker and the canary id, for systems importing Altinn
+    mail to recognise a canary without parsing the body."""
+    return {"kanariMarker": subject.marker, "kanariCanaryId": subject.canary_id}
+
+
+def _clip(text: str) -> str:
+    # A long municipality name must not push the banner out; the banner always fits at the start.
+    if len(text) <= ALTINN_TEXT_LIMIT:
+        return text
+    return text[: ALTINN_TEXT_LIMIT - 1] + "…"
