@@ -1,0 +1,63 @@
+"""The sandbox as one Starlette application, with a path prefix per service it stands in for:
+
+==============================================  ==================================================
+``/maskinporten/token``                         Maskinporten (DESIGN 3.1), :mod:`.tokens`
+``/fiks/bekymringsmelding/api/{v1,v2}/...``     KS's producer API (DESIGN 3.2), :mod:`.fiks`
+``/altinn/authentication/...``, ``/altinn/correspondence/...``
+                                                Altinn 3 (DESIGN 3.3), :mod:`.altinn`
+``/vendors/{vendor}/kanari/v1/...``             the vendors' read-back APIs (DESIGN 3.4), :mod:`.readback`
+``/admin/faults``                               fault switches, :mod:`.faults`
+``/healthz``                                    liveness
+==============================================  ==================================================
+
+Mount it in-process with ``httpx.ASGITransport(app=create_app(world))`` or serve it with
+:mod:`probe.sandbox.server`.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from probe.sandbox.altinn import altinn_routes
+from probe.sandbox.faults import admin_routes
+from probe.sandbox.fiks import fiks_routes
+from probe.sandbox.readback import readback_routes
+from probe.sandbox.tokens import maskinporten_routes
+from probe.sandbox.world import World
+
+
+def create_app(world: World) -> Starlette:
+    """The sandbox application over ``world``."""
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def index(request: Request) -> Response:
+        urls = world.urls
+        return JSONResponse(
+            {
+                "maskinporten": urls.maskinporten_token,
+                "fiks": urls.fiks,
+                "altinn": urls.altinn,
+                "readback": {
+                    vendor: urls.readback(vendor) for vendor, spec in world.vendors.items() if spec.readback
+                },
+                "admin": urls.admin,
+            }
+        )
+
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/", index, methods=["GET"]),
+        *maskinporten_routes(world.tokens),
+        *fiks_routes(world),
+        *altinn_routes(world),
+        *readback_routes(world),
+        *admin_routes(world.faults),
+    ]
+    app = Starlette(routes=routes)
+    app.state.world = world
+    return app

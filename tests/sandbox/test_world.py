@@ -1,0 +1,30 @@
+"""The world's bookkeeping: finished items are forgotten after the retention, open ones never."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.sandbox.kit import Kit, municipality_of
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_retention_forgets_finished_items_only(kit: Kit):
+    world = kit.world
+    kommunenummer = municipality_of(kit, "fjordsys", imports_altinn=False)
+    finished = await kit.send_report(kommunenummer)
+    await kit.fault("portal.stall", "4601")
+    stalled = await kit.send_report("4601")
+    correspondence, _ = await kit.send_correspondence(kommunenummer)
+    kit.advance(world.settings.retention / 2)
+    await kit.states(finished.report_id)
+    await kit.statuses(correspondence.json()["correspondences"][0]["correspondenceId"])
+    assert await kit.registered(kommunenummer) == [finished.canary_id]
+    kit.advance(world.settings.retention)
+    world.prune()
+    assert world.ks.peek(finished.report_id) is None
+    assert world.ks.peek(stalled.report_id) is not None  # still waiting for the stall to end
+    assert len(world.altinn) == 0
+    assert world.altinn.idempotent_keys == {}
+    assert await kit.registered(kommunenummer) == []
+    assert (await kit.status(finished.report_id)).status_code == 404
