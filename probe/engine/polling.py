@@ -112,9 +112,8 @@ class Poller:
             if self._next_readback.get(key, 0.0) > now or key in self._readback_busy:
                 continue
             # Next look: one read-back period on, or sooner if a canary's deadline falls before that.
-            self._next_readback[key] = min(
-                [now + self._settings.readback_interval, *(r.deadline_at for r in records if r.deadline_at > now)]
-            )
+            upcoming = [record.deadline_at for record in records if record.deadline_at > now]
+            self._next_readback[key] = min([now + self._settings.readback_interval, *upcoming])
             self._start_readback(key, records, now)
             started += 1
         return started

@@ -1,0 +1,186 @@
+"""The alert rules: committed file current, promtool check and unit tests, labels, annotations and the
+timing formulas."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+import yaml
+
+from probe.config.loader import load_config
+from probe.config.routes import Route
+from probe.hops import Channel, Hop
+from probe.render.alerts import render_rules, rule_groups
+from probe.render.artefacts import ALERTS_PATH
+from probe.render.durations import parse_prom_duration
+from probe.render.links import kebab
+from probe.render.timing import PRODUCTION, ChannelTiming, Timing
+from tests.conftest import ROOT
+from tests.render.conftest import CONFIG_DIR, run
+
+OWNERS = {"ks", "digdir", "vendor", "municipality", "ops"}
+SEVERITIES = {"critical", "warning", "none"}
+# Alerts whose owner is the blamed hop's owner, taken from kanari_undelivered_total's labels.
+OWNER_FROM_METRIC = {"KanariRouteLosingCanaries", "KanariReceiptWithoutRecord", "KanariPublishedNeverFetched"}
+PROMTOOL_TESTS = sorted((ROOT / "tests" / "prometheus").glob("*.test.yml"))
+
+
+def alerts(document):
+    return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
+
+
+def test_committed_rules_are_a_fresh_render(config):
+    assert (ROOT / ALERTS_PATH).read_text(encoding="utf-8") == render_rules(config), (
+        "config/prometheus/alerts.yml is stale: run `kanari render alerts`"
+    )
+
+
+def test_promtool_check_rules(promtool):
+    result = run([promtool, "check", "rules", str(ROOT / ALERTS_PATH)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_promtool_unit_tests(promtool):
+    assert PROMTOOL_TESTS, "no promtool test files under tests/prometheus"
+    result = run([promtool, "test", "rules", *map(str, PROMTOOL_TESTS)])
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_time_compressed_variant_is_valid_and_short(config, promtool, tmp_path):
+    compressed = PRODUCTION.compressed(1 / 60)
+    path = tmp_path / "alerts.yml"
+    path.write_text(render_rules(config, compressed), encoding="utf-8")
+    result = run([promtool, "check", "rules", str(path)])
+    assert result.returncode == 0, result.stdout + result.stderr
+    document = yaml.safe_load(path.read_text())
+    rules = {
+        (rule["alert"], rule["labels"]["channel"], rule["labels"].get("window")): rule
+        for rule in alerts(document)
+    }
+    assert rules["KanariProbeDown", "all", None]["for"] == "2s"
+    assert rules["KanariErrorBudgetBurn", "portal", "3d"]["for"] == "1m"
+    # The recording rules keep the nominal window name, so the same selectors work in both variants.
+    assert 'ratio{channel="portal",window="1h"}' in rules["KanariErrorBudgetBurn", "portal", "1h"]["expr"]
+    assert "[1m:5s]" in path.read_text()  # the 1 h loss count, sampled every (5 min / 60)
+    assert "TIME-COMPRESSED" in path.read_text()
+
+
+def test_every_alert_has_owner_severity_channel_and_annotations(config):
+    document = rule_groups(config)
+    runbook = config.settings.alerting.runbook_url
+    dashboards = config.settings.alerting.dashboard_url
+    for rule in alerts(document):
+        name, labels, annotations = rule["alert"], rule["labels"], rule["annotations"]
+        assert labels["severity"] in SEVERITIES, name
+        assert labels["channel"] in {"portal", "altinn", "all"}, name
+        assert labels["scope"] in {"route", "vendor", "channel", "probe"}, name
+        if name in OWNER_FROM_METRIC:
+            assert "owner" not in labels, name
+            assert re.search(r"by \([^)]*\bowner\b", rule["expr"]), name
+        else:
+            assert labels["owner"] in OWNERS, name
+        if labels["scope"] == "route":
+            assert re.search(r"by \(channel, municipality, vendor", rule["expr"]), name
+            assert "group_left (municipality_name)" in rule["expr"], name
+        assert set(annotations) == {"summary", "description", "runbook_url", "dashboard_url"}, name
+        assert annotations["runbook_url"] == f"{runbook}#{kebab(name)}"
+        assert re.fullmatch(
+            rf"{re.escape(dashboards)}/kanari-[a-z]+(\?var-\w+=\{{\{{ \$labels\.\w+ \}}\}})?",
+            annotations["dashboard_url"],
+        )
+        if name != "Watchdog":
+            assert "for" in rule, name
+
+
+def test_route_alerts_never_blame_the_probe_itself(config):
+    for rule in alerts(rule_groups(config)):
+        if rule["alert"] == "KanariRouteLosingCanaries":
+            for selector in re.findall(r"kanari_undelivered_total\{([^}]*)\}", rule["expr"]):
+                (owner,) = re.findall(r'owner(!~|=)"([^"]*)"', selector)
+                excluded = owner[0] == "!~" and "ops" in owner[1].split("|")
+                assert excluded or (owner[0] == "=" and owner[1] != "ops"), selector
+
+
+def test_probe_blind_is_a_warning_to_the_vendor_never_a_loss(config):
+    rules = [rule for rule in alerts(rule_groups(config)) if rule["alert"] == "KanariProbeBlind"]
+    assert {rule["labels"]["channel"] for rule in rules} == {"portal", "altinn"}
+    for rule in rules:
+        assert rule["labels"]["severity"] == "warning"
+        assert rule["labels"]["owner"] == "vendor"
+        assert 'target="readback"' in rule["expr"]
+        assert 'verdict="unknown"' in rule["expr"]
+
+
+def test_channel_alerts_fire_before_the_route_alerts_they_inhibit(config):
+    fors: dict[tuple[str, str], float] = {}
+    for rule in alerts(rule_groups(config)):
+        fors.setdefault(
+            (rule["alert"], rule["labels"]["channel"]),
+            parse_prom_duration(rule["for"]) if "for" in rule else 0,
+        )
+    for channel in ("portal", "altinn"):
+        down = fors["KanariChannelDown", channel]
+        for name in ("KanariRouteLosingCanaries", "KanariSendingFailing", "KanariRouteSilent"):
+            assert down < fors[name, channel], (name, channel)
+
+
+def route(channel: Channel, interval: float, poll: float = 30) -> Route:
+    return Route(
+        channel, "4601", "Bergen", "Vestland", "964338531", "v", None, interval, 1800, poll, Hop.RECEIPTED
+    )
+
+
+def test_timing_formulas_follow_the_configured_intervals():
+    timing = ChannelTiming.derive(Channel.PORTAL, [route(Channel.PORTAL, 900)], PRODUCTION)
+    assert timing is not None
+    assert timing.loss_window == 3 * 900 + 30
+    assert timing.channel_window == 900 + 2 * 30
+    assert timing.channel_for == 120  # 2 x resolution (60 s) beats 2 x poll (30 s)
+    assert timing.route_for == 120 + 2 * 60
+    assert timing.silent_for == timing.route_for + 60
+    # A municipality with a faster interval: the route for: grows by the spread, so channel down
+    # still comes first.
+    mixed = ChannelTiming.derive(
+        Channel.PORTAL, [route(Channel.PORTAL, 900), route(Channel.PORTAL, 600)], PRODUCTION
+    )
+    assert mixed is not None
+    assert mixed.route_for == 120 + 300 + 120
+    # ... but never beyond 2 intervals, or two consecutive losses could not stay pending long enough
+    # (intervals this short need a compressed timing, and the rule file says so).
+    short = ChannelTiming.derive(Channel.PORTAL, [route(Channel.PORTAL, 60, poll=1)], PRODUCTION)
+    assert short is not None
+    assert short.route_for == 2 * 60
+    assert ChannelTiming.derive(Channel.ALTINN, [route(Channel.PORTAL, 900)], PRODUCTION) is None
+
+
+def test_compression_scales_only_the_fixed_durations():
+    compressed = Timing().compressed(0.5).compressed(0.5)
+    assert compressed.scale == 0.25
+    assert compressed.scaled(compressed.probe_down_for) == 30
+    timing = ChannelTiming.derive(Channel.PORTAL, [route(Channel.PORTAL, 10, poll=1)], compressed)
+    assert timing is not None
+    assert timing.loss_window == 31  # from the configuration, unscaled
+    assert timing.channel_for == 30  # 2 x scaled resolution (15 s)
+    with pytest.raises(ValueError, match="positive"):
+        Timing().compressed(0)
+
+
+def test_rendered_thresholds_follow_the_configuration():
+    faster = load_config(
+        CONFIG_DIR, environ={}, overrides={"channels": {"portal": {"interval": "5m"}}}, with_secrets=False
+    )
+    text = render_rules(faster)
+    assert 'kanari_undelivered_total{channel="portal",owner="ks"}[6m]' in text  # 5m + 2 x 30s
+    assert "[15m30s]" in text  # loss window 3 x 5m + 30s
+    share = load_config(
+        CONFIG_DIR, environ={}, overrides={"alerting": {"channel_down_share": 0.25}}, with_secrets=False
+    )
+    assert ">= 0.25\n" in render_rules(share)
+
+
+def test_rendering_is_deterministic(config):
+    assert render_rules(config) == render_rules(dataclasses.replace(config))
+    assert render_rules(config).endswith("\n")
+    assert not render_rules(config).endswith("\n\n")

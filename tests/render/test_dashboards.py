@@ -1,0 +1,91 @@
+"""The dashboards: committed files current, the datasource variable everywhere, stable uids,
+$__rate_interval in rates, UTC."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from probe.render.artefacts import DASHBOARDS_DIR
+from probe.render.dashboards import dashboards, render_dashboards
+from probe.render.links import Dashboard
+from tests.conftest import ROOT
+
+# The uids are part of the contract: alerts' dashboard_url and links between dashboards use them.
+UIDS = {"kanari-overview", "kanari-vendor", "kanari-municipality", "kanari-probe"}
+
+
+def panels(model):
+    for panel in model["panels"]:
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def committed():
+    return {
+        path.name: path.read_text(encoding="utf-8") for path in sorted((ROOT / DASHBOARDS_DIR).glob("*.json"))
+    }
+
+
+def test_committed_dashboards_are_a_fresh_render(config):
+    assert committed() == render_dashboards(config), "dashboards/ is stale: run `kanari render dashboards`"
+
+
+def test_uids_are_stable_and_unique(config):
+    models = dashboards(config)
+    uids = [model["uid"] for model in models.values()]
+    assert len(uids) == len(set(uids))
+    assert set(uids) == UIDS == {member.value for member in Dashboard}
+    for name, model in models.items():
+        assert name == f"{model['uid']}.json"
+
+
+@pytest.mark.parametrize("name", sorted(f"{uid}.json" for uid in UIDS))
+def test_every_panel_uses_the_datasource_variable(name):
+    text = committed()[name]
+    model = json.loads(text)
+    assert "${DS_" not in text
+    assert "__inputs" not in model
+    assert model["templating"]["list"][0]["name"] == "datasource"
+    assert model["templating"]["list"][0]["type"] == "datasource"
+    ids = []
+    for panel in panels(model):
+        ids.append(panel["id"])
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+    assert len(ids) == len(set(ids))
+    for variable in model["templating"]["list"][1:]:
+        assert variable["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+
+
+@pytest.mark.parametrize("name", sorted(f"{uid}.json" for uid in UIDS))
+def test_rates_use_rate_interval_and_time_is_utc(name):
+    model = json.loads(committed()[name])
+    assert model["timezone"] == "utc"
+    assert model["schemaVersion"] == 39
+    defined = {variable["name"] for variable in model["templating"]["list"]}
+    for panel in panels(model):
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for window in re.findall(r"\brate\([^\[]*\[([^\]]+)\]", expr):
+                assert window == "$__rate_interval", (panel["title"], expr)
+            for variable in re.findall(r"\$(\w+)", expr):
+                assert variable.startswith("__") or variable in defined, (panel["title"], variable)
+
+
+def test_alert_links_point_at_existing_dashboards(config):
+    from probe.render.alerts import rule_groups  # noqa: PLC0415
+
+    for group in rule_groups(config)["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                uid = rule["annotations"]["dashboard_url"].split("/d/")[1].split("?")[0]
+                assert uid in UIDS, rule["alert"]
