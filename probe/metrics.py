@@ -215,6 +215,10 @@ class Metrics:
         for channel in Channel:
             self.in_flight.labels(channel.value)
             self.oldest_in_flight.labels(channel.value)
+            # Pre-created so that increase() sees a check failure's first occurrence too.
+            for target in (channel.value, "readback"):
+                for reason in Reason:
+                    self.check_failures.labels(channel.value, target, reason.value)
 
     def _route_children(self, route: Route) -> list[tuple[Counter | Gauge, tuple[str, ...]]]:
         labels = (route.channel.value, route.kommunenummer, route.vendor)

@@ -188,6 +188,13 @@ class MetricsSettings(Strict):
         return self
 
 
+class SmtpSettings(Strict):
+    """The relay Alertmanager sends e-mail alerts through."""
+
+    smarthost: str = Field(pattern=r"^[^\s:]+:\d{1,5}$")
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
 class AlertingSettings(Strict):
     """Receivers that are not vendors or municipalities, and the links put on every alert."""
 
@@ -199,6 +206,21 @@ class AlertingSettings(Strict):
     dashboard_url: str = "http://localhost:3000/d"
     # A channel is down when at least this share of its routes fail at once.
     channel_down_share: float = Field(default=0.5, gt=0, le=1)
+    # Share of judged canaries each channel must deliver by their deadline (over 30 days): the SLO the
+    # burn-rate alerts guard. 99 %: one municipality wholly down is 0.3 % of a channel, so the budget is
+    # spent by national degradation, not by one broken route (route alerts page for that).
+    slo_target: dict[Channel, float] = {Channel.PORTAL: 0.99, Channel.ALTINN: 0.99}
+    # Where e-mail alerts go out; without it the rendered configuration names a relay that cannot
+    # resolve, so nothing leaks before a deployment sets its own.
+    smtp: SmtpSettings | None = None
+
+    @field_validator("slo_target")
+    @classmethod
+    def _targets_are_shares(cls, value: dict[Channel, float]) -> dict[Channel, float]:
+        for channel, target in value.items():
+            if not 0 < target < 1:
+                raise ValueError(f"slo_target of {channel.value} must be between 0 and 1 (e.g. 0.99)")
+        return value
 
 
 _ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("kanari_environment", default=None)

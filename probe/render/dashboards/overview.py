@@ -10,7 +10,6 @@ from typing import Any
 
 from probe.config.loader import KanariConfig
 from probe.render import recording
-from probe.render.alerts import SLO_TARGET
 from probe.render.dashboards.model import (
     Layout,
     Query,
@@ -31,7 +30,7 @@ FIRING = 'ALERTS{alertstate="firing",alertname=~"Kanari.*"}'
 def build(config: KanariConfig) -> dict[str, Any]:
     """The overview dashboard."""
     # The delivered-share stat turns red below the strictest configured SLO target.
-    target = max(SLO_TARGET.values())
+    target = max(config.settings.alerting.slo_target.values())
     ratio = recording.UNDELIVERED_RATIO
     layout = Layout()
     layout.add(

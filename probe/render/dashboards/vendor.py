@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from probe.config.loader import KanariConfig
-from probe.render.alerts import SLO_TARGET
 from probe.render.dashboards.model import (
     Layout,
     Query,
@@ -52,7 +51,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
                 )
             ],
             unit="percentunit",
-            steps=thresholds((None, "red"), (max(SLO_TARGET.values()), "green")),
+            steps=thresholds((None, "red"), (max(config.settings.alerting.slo_target.values()), "green")),
         ),
         5,
         4,
