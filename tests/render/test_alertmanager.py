@@ -3,6 +3,8 @@ sets and the receivers amtool routes them to."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import yaml
 
@@ -231,6 +233,15 @@ def test_inhibition_refers_to_real_alerts_and_labels(config):
     )
 
 
-def test_email_needs_the_placeholder_relay(config):
+def test_email_goes_through_the_configured_relay(config):
     document = alertmanager_config(config)
+    assert document["global"]["smtp_smarthost"] == "smtp.kanari.example:587"
+    assert document["global"]["smtp_from"] == "alertmanager@kanari.example"
+
+
+def test_without_a_relay_email_gets_a_placeholder_that_cannot_resolve(config):
+    settings = config.settings.model_copy(
+        update={"alerting": config.settings.alerting.model_copy(update={"smtp": None})}
+    )
+    document = alertmanager_config(dataclasses.replace(config, settings=settings))
     assert document["global"]["smtp_smarthost"].endswith(".invalid:587")
