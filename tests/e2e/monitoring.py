@@ -1,0 +1,177 @@
+"""Real Prometheus and Alertmanager (Debian's packages) on loopback, with webhook sinks recording what
+each receiver is sent."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+PROMETHEUS = shutil.which("prometheus")
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def require_servers() -> None:
+    """Skip with a clear message where the Debian packages are missing (CI installs them)."""
+    if PROMETHEUS is None or ALERTMANAGER is None:
+        pytest.skip(
+            "prometheus and prometheus-alertmanager are not installed (scripts/ensure-debian-packages.sh)"
+        )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclasses.dataclass
+class Notification:
+    """One alert as a receiver got it."""
+
+    receiver: str
+    status: str
+    labels: dict[str, str]
+
+
+class Sinks:
+    """An HTTP server taking Alertmanager webhook posts at ``/<receiver>``."""
+
+    def __init__(self) -> None:
+        self.notifications: list[Notification] = []
+        self._lock = threading.Lock()
+        sinks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                receiver = self.path.strip("/")
+                with sinks._lock:
+                    for alert in body["alerts"]:
+                        sinks.notifications.append(Notification(receiver, alert["status"], alert["labels"]))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def received(self, receiver: str | None = None, **labels: str) -> list[Notification]:
+        """Firing notifications (to ``receiver`` if given) whose labels include ``labels``."""
+        with self._lock:
+            return [
+                n
+                for n in self.notifications
+                if n.status == "firing"
+                and (receiver is None or n.receiver == receiver)
+                and all(n.labels.get(key) == value for key, value in labels.items())
+            ]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclasses.dataclass
+class Stack:
+    """Prometheus and Alertmanager scraping and routing for one probe."""
+
+    prometheus_url: str
+    alertmanager_url: str
+
+    def query(self, expression: str) -> dict[str, Any]:
+        """An instant query; raises on an error answer."""
+        answer = httpx.get(f"{self.prometheus_url}/api/v1/query", params={"query": expression}, timeout=10)
+        body: dict[str, Any] = answer.json()
+        if body.get("status") != "success":
+            raise AssertionError(f"{expression!r}: {body.get('error')}")
+        return body
+
+    def firing(self) -> list[dict[str, Any]]:
+        """Alerts Prometheus considers firing."""
+        alerts = httpx.get(f"{self.prometheus_url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+        return [alert for alert in alerts if alert["state"] == "firing"]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(log.read_text())
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"{url} never became ready: {log.read_text()}")
+
+
+@contextlib.contextmanager
+def monitoring_stack(directory: Path, probe_port: int, rules: str, alertmanager: str) -> Iterator[Stack]:
+    """Prometheus (scraping the probe and evaluating ``rules`` every second) and Alertmanager
+    (with the ``alertmanager`` configuration), until the block ends."""
+    require_servers()
+    assert PROMETHEUS is not None
+    assert ALERTMANAGER is not None
+    directory.mkdir(parents=True, exist_ok=True)
+    am_port, prom_port = free_port(), free_port()
+    (directory / "rules.yml").write_text(rules)
+    (directory / "alertmanager.yml").write_text(alertmanager)
+    prometheus_config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(directory / "rules.yml")],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
+        "scrape_configs": [
+            {"job_name": "kanari", "static_configs": [{"targets": [f"127.0.0.1:{probe_port}"]}]}
+        ],
+    }
+    (directory / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config))
+    processes: list[tuple[subprocess.Popen[bytes], Path]] = []
+    try:
+        am_log = directory / "alertmanager.log"
+        with am_log.open("wb") as output:
+            alertmanager_process = subprocess.Popen(
+                [ALERTMANAGER, f"--config.file={directory / 'alertmanager.yml'}",
+                 f"--storage.path={directory / 'am-data'}", f"--web.listen-address=127.0.0.1:{am_port}",
+                 "--cluster.listen-address=", "--log.level=warn"],
+                stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        processes.append((alertmanager_process, am_log))
+        prom_log = directory / "prometheus.log"
+        with prom_log.open("wb") as output:
+            prometheus_process = subprocess.Popen(
+                [PROMETHEUS, f"--config.file={directory / 'prometheus.yml'}",
+                 f"--storage.tsdb.path={directory / 'prom-data'}",
+                 f"--web.listen-address=127.0.0.1:{prom_port}",
+                 "--rules.alert.resend-delay=1s", "--log.level=warn"],
+                stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        processes.append((prometheus_process, prom_log))
+        _wait_ready(f"http://127.0.0.1:{am_port}/-/ready", alertmanager_process, am_log)
+        _wait_ready(f"http://127.0.0.1:{prom_port}/-/ready", prometheus_process, prom_log)
+        yield Stack(f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}")
+    finally:
+        for process, _ in processes:
+            process.terminate()
+        for process, _ in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()

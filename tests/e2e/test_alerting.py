@@ -1,0 +1,134 @@
+"""The shipped rules and routing, on real Prometheus and Alertmanager, watching a real probe that watches
+a sandbox: the owner of a broken hop is paged, and nobody else.
+
+Time is compressed where it must be (short intervals in the probe's configuration, and the rules'
+fixed windows rendered with ``Timing.compressed`` from the same source), but every server is real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from probe.config.loader import load_config
+from probe.render.alertmanager import render_alertmanager
+from probe.render.alerts import render_rules
+from probe.render.timing import PRODUCTION
+from tests.conftest import ROOT
+from tests.e2e.monitoring import Sinks, Stack, free_port, monitoring_stack, require_servers
+from tests.e2e.processes import environment, sandbox_process, write_probe_config
+from tests.render.promql import all_expressions
+
+pytestmark = pytest.mark.slow
+
+# nordlys, fjordsys, vidde, kystdata, papirlos: one municipality per vendor.
+MUNICIPALITIES = ["4601", "0301", "5001", "1103", "1130"]
+FAST = {
+    "channels": {
+        "portal": {"interval": "4s", "deadline": "5s", "poll_interval": "1s", "normal_latency": "1s"},
+        "altinn": {"interval": "4s", "deadline": "8s", "poll_interval": "1s", "normal_latency": "4s"},
+    },
+    "readback": {"poll_interval": "1s"},
+    "blind_grace": "3s",
+}
+# Prometheus scrapes and evaluates every second here instead of every 15/30 s.
+TIMING = PRODUCTION.compressed(1 / 30)
+
+
+@contextlib.contextmanager
+def world(tmp_path: Path) -> Iterator[tuple[Stack, Sinks, str]]:
+    """Sandbox, probe, Prometheus, Alertmanager and the webhook sinks; yields the stack, the sinks and
+    the sandbox's fault API."""
+    require_servers()
+    sinks = Sinks()
+    try:
+        with sandbox_process(tmp_path / "sandbox") as manifest:
+            port = free_port()
+            config_dir = write_probe_config(
+                tmp_path / "config", manifest, MUNICIPALITIES, settings=FAST, listen=f"127.0.0.1:{port}"
+            )
+            config = load_config(config_dir, environ={}, with_secrets=False)
+            rules = render_rules(config, TIMING)
+            routing = render_alertmanager(config, TIMING, sink=lambda receiver: f"{sinks.url}/{receiver}")
+            with monitoring_stack(tmp_path / "monitoring", port, rules, routing) as stack:
+                log = tmp_path / "probe.log"
+                with log.open("wb") as output:
+                    probe = subprocess.Popen(
+                        [sys.executable, "-m", "probe", "run", "--config", str(config_dir)],
+                        cwd=ROOT, env=environment(), stdout=output, stderr=subprocess.STDOUT,
+                    )  # fmt: skip
+                try:
+                    yield stack, sinks, manifest.admin_url
+                finally:
+                    probe.send_signal(signal.SIGTERM)
+                    probe.wait(timeout=30)
+    finally:
+        sinks.close()
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_receipt_without_record_pages_that_vendor_and_the_operations_centre_only(tmp_path):
+    with world(tmp_path) as (stack, sinks, admin):
+        wait_for(lambda: bool(sinks.received("heartbeat", alertname="Watchdog")), 60, "the Watchdog")
+        httpx.post(admin, json={"fault": "vendor.receipt_without_store", "municipality": "4601"})
+        wanted = {"alertname": "KanariReceiptWithoutRecord", "municipality": "4601", "vendor": "nordlys"}
+        wait_for(lambda: bool(sinks.received("vendor-nordlys", **wanted)), 150, "the vendor's page")
+        [page, *_] = sinks.received("vendor-nordlys", **wanted)
+        assert page.labels["hop"] == "registered"
+        assert page.labels["owner"] == "vendor"
+        assert page.labels["channel"] == "portal"
+        assert page.labels["severity"] == "critical"
+        wait_for(lambda: bool(sinks.received("operations-centre", **wanted)), 30, "the operations centre")
+        for vendor in ("fjordsys", "vidde", "kystdata", "papirlos"):
+            assert sinks.received(f"vendor-{vendor}") == [], f"vendor {vendor} was paged"
+        # Every PromQL expression of the dashboards and rules runs against this Prometheus.
+        check_dashboard_queries(stack)
+
+
+def test_portal_outage_pages_ks_once_and_inhibits_the_route_alerts_of_that_channel_only(tmp_path):
+    with world(tmp_path) as (stack, sinks, admin):
+        wait_for(lambda: bool(sinks.received("heartbeat", alertname="Watchdog")), 60, "the Watchdog")
+        httpx.post(admin, json={"fault": "portal.submit_error", "municipality": "*"})
+        wait_for(lambda: bool(sinks.received("ks", alertname="KanariChannelDown")), 150, "KS's page")
+        # Give the route alerts their time to fire (and be inhibited) before judging.
+        wait_for(lambda: any(a["labels"].get("scope") == "route" for a in stack.firing()), 60, "route alerts")
+        time.sleep(10)
+        ks_alerts = {n.labels["alertname"] for n in sinks.received("ks")}
+        assert ks_alerts == {"KanariChannelDown"}, ks_alerts
+        [down, *_] = sinks.received("ks", alertname="KanariChannelDown")
+        assert down.labels["channel"] == "portal"
+        assert down.labels["owner"] == "ks"
+        route_pages = [n for n in sinks.received(channel="portal") if n.labels.get("scope") == "route"]
+        assert route_pages == [], "route alerts of the down channel were not inhibited"
+        assert sinks.received(channel="altinn") == [], "the other channel was disturbed"
+
+
+def check_dashboard_queries(stack: Stack) -> None:
+    """Every expression executes without error; the panels that must show data on this run do."""
+    with_data: dict[str, bool] = {}
+    for expression in all_expressions(ROOT):
+        body = stack.query(expression.concrete({"vendor": "nordlys", "municipality": "4601"}))
+        if expression.kind == "panel" and expression.panel is not None:
+            with_data[expression.panel] = with_data.get(expression.panel, False) or bool(
+                body["data"]["result"]
+            )
+    # Empty on this run by design: nothing was rejected, no send failed.
+    allowed_empty = {"Marker rejections", "Send failures by reason"}
+    empty = sorted(panel for panel, has_data in with_data.items() if not has_data)
+    assert set(empty) <= allowed_empty, f"panels without data: {empty}"
