@@ -8,8 +8,10 @@ without sleeping, over real HTTP.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from prometheus_client import CollectorRegistry
@@ -24,6 +26,7 @@ from probe.runtime import Runtime, build_runtime
 from probe.sandbox.server import RunningSandbox, running
 from probe.sandbox.settings import load_settings
 from tests.conftest import ROOT
+from tests.reliability.proxy import FaultProxy
 
 DEMO_CONFIG = ROOT / "config" / "sandbox"
 
@@ -44,6 +47,7 @@ class Harness:
         )
         self.engine = self.runtime.engine
         self.admin = httpx.AsyncClient(base_url=sandbox.base_url)
+        self.proxies: dict[str, FaultProxy] = {}
 
     async def step(self, seconds: float = 1.0) -> None:
         """Advance time, run both ticks, wait for the network work they started."""
@@ -83,6 +87,14 @@ class Harness:
         ]
 
 
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
 @contextlib.asynccontextmanager
 async def harness(
     tmp_path: Path,
@@ -91,29 +103,58 @@ async def harness(
     interval: float | None = None,
     deadline: float | None = None,
     speed: float = 60.0,
+    settings: dict[str, Any] | None = None,
+    proxies: tuple[str, ...] = (),
+    tls: bool = False,
 ) -> AsyncIterator[Harness]:
-    """A running sandbox (on a free loopback port) and a probe on ``municipalities``, at fake time."""
+    """A running sandbox (on a free loopback port) and a probe on ``municipalities``, at fake time.
+
+    ``settings`` are merged over kanari.yaml. ``proxies`` names upstreams (``portal``, ``altinn``,
+    ``maskinporten``, ``readback:<vendor>``) whose traffic goes through a :class:`FaultProxy`, available
+    as ``Harness.proxies[name]``.
+    """
     clock = FakeClock()
     state_dir = tmp_path / "sandbox"
-    settings = load_settings(
+    sandbox_settings = load_settings(
         DEMO_CONFIG / "sandbox.yaml" if (DEMO_CONFIG / "sandbox.yaml").exists() else None,
         listen="127.0.0.1:0",
         speed=speed,
         state_dir=state_dir,
+        tls=tls or None,
     )
-    async with running(settings, clock) as sandbox:
+    async with running(sandbox_settings, clock) as sandbox:
+        manifest = sandbox.manifest
         marker_key = state_dir / "kanari-marker-ed25519.pem"
         generate_signing_key(marker_key)
-        overrides = demo_overrides(sandbox.manifest, str(tmp_path / "unused-ledger.sqlite3"))
+        started = {name: FaultProxy((sandbox.host, sandbox.port)) for name in proxies}
+        for proxy in started.values():
+            await proxy.start()
+
+        def via(name: str, url: str) -> str:
+            proxy = started.get(name)
+            return url.replace(sandbox.base_url, proxy.url) if proxy else url
+
+        overrides = demo_overrides(manifest, str(tmp_path / "unused-ledger.sqlite3"))
         overrides["signing"] = {"key_file": str(marker_key), "key_id": "kanari-test"}
+        overrides["maskinporten"]["token_url"] = via("maskinporten", manifest.maskinporten.token_url)
+        overrides["channels"]["portal"]["base_url"] = via("portal", manifest.portal.base_url)
+        overrides["channels"]["altinn"]["base_url"] = via("altinn", manifest.altinn.base_url)
+        _merge(overrides, settings or {})
         base = load_config(DEMO_CONFIG, environ={}, overrides=overrides)
-        config = tailor(
-            base, sandbox.manifest, municipalities=municipalities, interval=interval, deadline=deadline
-        )
-        probe = Harness(sandbox, config, clock, tmp_path)
+        config = tailor(base, manifest, municipalities=municipalities, interval=interval, deadline=deadline)
+        vendors = dict(config.vendors)
+        for vendor_id, vendor in vendors.items():
+            if vendor.readback is not None and f"readback:{vendor_id}" in started:
+                url = via(f"readback:{vendor_id}", vendor.readback.base_url)
+                readback = vendor.readback.model_copy(update={"base_url": url})
+                vendors[vendor_id] = vendor.model_copy(update={"readback": readback})
+        probe = Harness(sandbox, dataclasses.replace(config, vendors=vendors), clock, tmp_path)
+        probe.proxies = started
         probe.engine.start()
         try:
             yield probe
         finally:
             await probe.admin.aclose()
             await probe.runtime.close()
+            for proxy in started.values():
+                await proxy.close()
