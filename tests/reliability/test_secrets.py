@@ -1,0 +1,129 @@
+"""No secret in logs (at any level, httpx's debug logging included), metrics, exceptions, ``kanari config
+check`` or ``kanari status`` output: every captured byte of a full run is searched for each secret."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.e2e.processes import environment, kanari, sandbox_process, write_probe_config
+from tests.e2e.test_crash import metrics_url
+
+pytestmark = pytest.mark.slow
+
+FAST = {
+    "channels": {
+        "portal": {"interval": "3s", "deadline": "5s", "poll_interval": "1s", "normal_latency": "1s"},
+        "altinn": {"interval": "3s", "deadline": "10s", "poll_interval": "1s", "normal_latency": "4s"},
+    },
+    "readback": {"poll_interval": "1s"},
+    "blind_grace": "3s",
+}
+METRICS_PASSWORD = "kanari-metrics-s3cret-Xq9"
+
+
+def secret_values(state_dir, config_dir) -> list[str]:
+    values = [METRICS_PASSWORD]
+    for name in ("fiks-integrasjon-passord", "readback-fjordsys.token", "readback-vidde.token"):
+        values.append((state_dir / name).read_text().strip())
+    for pem in (state_dir / "maskinporten-client.key.pem", config_dir / "marker-ed25519.pem"):
+        # Every line of key material, so a key printed even in part is found.
+        values += [line for line in pem.read_text().splitlines() if line and not line.startswith("-----")]
+    return values
+
+
+def test_a_full_run_never_shows_a_secret(tmp_path):
+    captured: list[str] = []
+    with sandbox_process(tmp_path / "sandbox") as manifest:
+        (tmp_path / "metrics-password").write_text(METRICS_PASSWORD + "\n")
+        (tmp_path / "metrics-password").chmod(0o600)
+        password = {"file": str(tmp_path / "metrics-password")}
+        settings = {**FAST, "metrics": {"basic_auth_username": "prometheus", "basic_auth_password": password}}
+        config = write_probe_config(
+            tmp_path / "config", manifest, ["4601", "0301", "5001"], settings=settings
+        )
+        secrets = secret_values(tmp_path / "sandbox", config)
+
+        log = tmp_path / "run.log"
+        with log.open("wb") as output:
+            run = subprocess.Popen(
+                [sys.executable, "-m", "probe", "--log-level", "DEBUG", "run", "--config", str(config)],
+                cwd=ROOT, env=environment(), stdout=output, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        try:
+            url = metrics_url(log, runs_before=0)
+            time.sleep(6)
+            # Failure paths too: read-back refusing, rate limits, broken answers.
+            for fault, municipality in (
+                ("vendor.readback_down", "4601"),
+                ("ratelimit", "0301"),
+                ("malformed", "5001"),
+            ):
+                httpx.post(manifest.admin_url, json={"fault": fault, "municipality": municipality})
+            time.sleep(8)
+            assert httpx.get(url).status_code == 401  # /metrics is protected
+            scrape = httpx.get(url, auth=("prometheus", METRICS_PASSWORD))
+            assert scrape.status_code == 200
+            captured.append(scrape.text)
+            captured.append(httpx.get(url.replace("/metrics", "/.well-known/kanari/keys.json")).text)
+        finally:
+            run.send_signal(signal.SIGTERM)
+            run.wait(timeout=30)
+        captured.append(log.read_text())
+        httpx.delete(manifest.admin_url)
+
+        for result in (
+            kanari(
+                "--log-level",
+                "DEBUG",
+                "once",
+                "--config",
+                str(config),
+                "--municipality",
+                "4601",
+                "--channel",
+                "portal",
+            ),
+            kanari("config", "check", "--config", str(config)),
+            kanari("status", "--config", str(config)),
+        ):
+            captured += [result.stdout, result.stderr]
+
+        # A secret typed straight into the file is refused without being echoed.
+        document = yaml.safe_load((config / "kanari.yaml").read_text())
+        document["channels"]["portal"]["integrasjon_passord"] = "hunter2-plain-XY"
+        (config / "kanari.yaml").write_text(yaml.safe_dump(document))
+        refused = kanari("config", "check", "--config", str(config))
+        assert refused.returncode == 1
+        assert "integrasjon_passord" in refused.stdout
+        captured += [refused.stdout, refused.stderr]
+        secrets.append("hunter2-plain-XY")
+
+    everything = "\n".join(captured)
+    assert "delivered in" in everything  # the run really ran
+    for secret in secrets:
+        assert secret not in everything, "a secret value appears in the captured output"
+    # Access tokens and grant assertions are JWTs: none may appear.
+    assert "eyJ" not in everything
+
+
+def test_keys_readable_by_others_are_refused(tmp_path):
+    with sandbox_process(tmp_path / "sandbox") as manifest:
+        config = write_probe_config(tmp_path / "config", manifest, ["4601"], settings=FAST)
+        key = config / "marker-ed25519.pem"
+        key.chmod(0o644)
+        result = kanari("run", "--config", str(config), timeout=30)
+        assert result.returncode == 2
+        assert "marker-ed25519.pem" in result.stderr
+        assert "readable by others (mode 0o644)" in result.stderr
+        assert "chmod 600" in result.stderr
+        for line in key.read_text().splitlines():
+            if not line.startswith("-----"):
+                assert line not in result.stderr
