@@ -57,12 +57,18 @@ def render_pdf(subject: CanarySubject) -> bytes:
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
 
-    # At this size the banner breaks after "BEHANDLES.": two short lines a person cannot miss.
+    # The banner in a red frame: two short lines at this size, a person cannot miss them.
     pdf.set_font("helvetica", "B", 14)
     pdf.set_text_color(*_BANNER_RED)
     pdf.set_draw_color(*_BANNER_RED)
     pdf.set_line_width(0.8)
-    pdf.multi_cell(0, 8, TEST_BANNER, border=1, align="C", padding=3, new_x="LMARGIN", new_y="NEXT")
+    banner = _wrap(pdf, TEST_BANNER, pdf.epw - 6)
+    top = pdf.get_y()
+    pdf.rect(pdf.l_margin, top, pdf.epw, 8 * len(banner) + 6)
+    pdf.set_y(top + 3)
+    for line in banner:
+        pdf.cell(0, 8, line, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(top + 8 * len(banner) + 6)
     pdf.set_text_color(0, 0, 0)
     pdf.ln(4)
 
@@ -80,14 +86,18 @@ def render_pdf(subject: CanarySubject) -> bytes:
         pdf.set_font("helvetica", "B", 10)
         pdf.cell(50, 6, _latin1(f"{label}:"))
         pdf.set_font("helvetica", "", 10)
-        pdf.multi_cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")
+        for index, line in enumerate(_wrap(pdf, _latin1(value), pdf.epw - 50)):
+            if index:
+                pdf.set_x(pdf.l_margin + 50)
+            pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
     pdf.set_font("helvetica", "", 10)
-    for line in report_lines(subject)[1:]:
-        if line.startswith(f"{MARKER_LABEL}: "):
+    for text in report_lines(subject)[1:]:
+        if text.startswith(f"{MARKER_LABEL}: "):
             break
-        pdf.multi_cell(0, 5, _latin1(line) or " ", new_x="LMARGIN", new_y="NEXT")
+        for line in _wrap(pdf, _latin1(text), pdf.epw) or [" "]:
+            pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
 
     pdf.set_font("helvetica", "B", 10)
@@ -97,6 +107,26 @@ def render_pdf(subject: CanarySubject) -> bytes:
     for start in range(0, len(subject.marker), per_line):
         pdf.cell(0, 4.5, subject.marker[start : start + per_line], new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def _wrap(pdf: FPDF, text: str, width: float) -> list[str]:
+    """``text`` broken at spaces into lines no wider than ``width`` in the current font.
+
+    fpdf2's ``multi_cell`` does the same but measures every character many times over; a canary is
+    rendered for every send, so wrapping word by word here keeps the PDF from dominating a send's cost.
+    """
+    lines: list[str] = []
+    current = ""
+    for word in text.split(" "):
+        candidate = f"{current} {word}" if current else word
+        if current and pdf.get_string_width(candidate) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = candidate
+    if current:
+        lines.append(current)
+    return lines
 
 
 def _latin1(text: str) -> str:
