@@ -96,6 +96,8 @@ class Stack:
 
     prometheus_url: str
     alertmanager_url: str
+    prometheus: subprocess.Popen[bytes]
+    alertmanager: subprocess.Popen[bytes]
 
     def query(self, expression: str) -> dict[str, Any]:
         """An instant query; raises on an error answer."""
@@ -166,7 +168,12 @@ def monitoring_stack(directory: Path, probe_port: int, rules: str, alertmanager:
         processes.append((prometheus_process, prom_log))
         _wait_ready(f"http://127.0.0.1:{am_port}/-/ready", alertmanager_process, am_log)
         _wait_ready(f"http://127.0.0.1:{prom_port}/-/ready", prometheus_process, prom_log)
-        yield Stack(f"http://127.0.0.1:{prom_port}", f"http://127.0.0.1:{am_port}")
+        yield Stack(
+            f"http://127.0.0.1:{prom_port}",
+            f"http://127.0.0.1:{am_port}",
+            prometheus_process,
+            alertmanager_process,
+        )
     finally:
         for process, _ in processes:
             process.terminate()

@@ -44,9 +44,9 @@ TIMING = PRODUCTION.compressed(1 / 30)
 
 
 @contextlib.contextmanager
-def world(tmp_path: Path) -> Iterator[tuple[Stack, Sinks, str]]:
+def world(tmp_path: Path, probe_command: list[str] | None = None) -> Iterator[tuple[Stack, Sinks, str]]:
     """Sandbox, probe, Prometheus, Alertmanager and the webhook sinks; yields the stack, the sinks and
-    the sandbox's fault API."""
+    the sandbox's fault API. ``probe_command`` replaces ``python -m probe`` (a wrapper that misbehaves)."""
     require_servers()
     sinks = Sinks()
     try:
@@ -61,14 +61,16 @@ def world(tmp_path: Path) -> Iterator[tuple[Stack, Sinks, str]]:
             with monitoring_stack(tmp_path / "monitoring", port, rules, routing) as stack:
                 log = tmp_path / "probe.log"
                 with log.open("wb") as output:
+                    command = [*(probe_command or [sys.executable, "-m", "probe"]), "run"]
                     probe = subprocess.Popen(
-                        [sys.executable, "-m", "probe", "run", "--config", str(config_dir)],
+                        [*command, "--config", str(config_dir)],
                         cwd=ROOT, env=environment(), stdout=output, stderr=subprocess.STDOUT,
                     )  # fmt: skip
                 try:
                     yield stack, sinks, manifest.admin_url
                 finally:
-                    probe.send_signal(signal.SIGTERM)
+                    if probe.poll() is None:
+                        probe.send_signal(signal.SIGTERM)
                     probe.wait(timeout=30)
     finally:
         sinks.close()

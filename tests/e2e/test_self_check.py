@@ -1,0 +1,67 @@
+"""The alert pipeline watches itself: a dead probe, a stuck scheduler and a silent Prometheus are each
+caught — by the absent/``up == 0`` target, the stale heartbeat and the Watchdog dead man's switch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.e2e.test_alerting import wait_for, world
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_dead_probe_pages_the_operations_centre(tmp_path):
+    with world(tmp_path) as (_stack, sinks, _):
+        wait_for(lambda: bool(sinks.received("heartbeat", alertname="Watchdog")), 60, "the Watchdog")
+        [probe_pid] = [
+            int(pid) for pid in os.listdir("/proc") if pid.isdigit()
+            and "probe" in _cmdline(pid) and "run" in _cmdline(pid) and str(tmp_path) in _cmdline(pid)
+        ]  # fmt: skip
+        os.kill(probe_pid, signal.SIGKILL)
+        wait_for(
+            lambda: bool(sinks.received("operations-centre", alertname="KanariProbeDown")), 90, "ProbeDown"
+        )
+        [page, *_] = sinks.received("operations-centre", alertname="KanariProbeDown")
+        assert page.labels["owner"] == "ops"
+        assert page.labels["severity"] == "critical"
+
+
+def test_a_stuck_scheduler_is_caught_by_the_heartbeat_while_the_target_is_up(tmp_path):
+    wrapper = [sys.executable, str(ROOT / "tests" / "e2e" / "stalled_probe.py")]
+    os.environ["STALL_AFTER"] = "12"
+    try:
+        with world(tmp_path, probe_command=wrapper) as (stack, sinks, _):
+            wait_for(lambda: bool(sinks.received("operations-centre", alertname="KanariHeartbeatStale")), 120,
+                     "HeartbeatStale")  # fmt: skip
+            up = stack.query('up{job="kanari"}')["data"]["result"]
+            assert up
+            assert up[0]["value"][1] == "1"  # the process answers; only its scheduler is stuck
+            assert sinks.received(alertname="KanariProbeDown") == []
+    finally:
+        del os.environ["STALL_AFTER"]
+
+
+def test_the_watchdog_keeps_arriving_and_stops_when_prometheus_goes_silent(tmp_path):
+    with world(tmp_path) as (stack, sinks, _):
+        wait_for(lambda: len(sinks.received("heartbeat", alertname="Watchdog")) >= 2, 90, "two Watchdogs")
+        stack.prometheus.send_signal(signal.SIGKILL)
+        stack.prometheus.wait(timeout=10)
+        time.sleep(15)  # let anything already queued in Alertmanager drain
+        before = len(sinks.received("heartbeat", alertname="Watchdog"))
+        time.sleep(30)
+        # The dead man's switch outside (the heartbeat receiver) now hears nothing: that is its alarm.
+        assert len(sinks.received("heartbeat", alertname="Watchdog")) == before
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return handle.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
