@@ -31,8 +31,8 @@ class ProbeService:
         basic_auth = None
         if settings.metrics.basic_auth_username and settings.metrics.basic_auth_password:
             basic_auth = (settings.metrics.basic_auth_username, settings.metrics.basic_auth_password.value())
-        app = create_app(runtime.registry, self.readiness, runtime.jwks, basic_auth)
-        self.server = HttpServer(app, listen or settings.listen)
+        self._app = create_app(runtime.registry, self.readiness, runtime.jwks, basic_auth)
+        self.server = HttpServer(listen or settings.listen)
 
     def readiness(self) -> dict[str, bool]:
         """The conditions of ``/readyz``."""
@@ -50,13 +50,12 @@ class ProbeService:
         self.scheduler.every("send", self._tick, engine.send_tick)
         self.scheduler.every("poll", self._tick, engine.poll_tick)
         self.scheduler.every("maintenance", MAINTENANCE_SECONDS, engine.maintenance_tick)
-        server = await self.server.start()
+        await self.server.start(self._app)
         self.scheduler.start()
         log.info("probe running: %d routes, HTTP on %s", len(engine.routes), self.url)
         try:
             await stop.wait()
         finally:
             self.scheduler.shutdown()
-            self.server.stop()
-            await server
+            await self.server.close()
             await self.runtime.close()

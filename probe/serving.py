@@ -1,19 +1,24 @@
 """Serving an ASGI app with uvicorn inside an asyncio program that runs other things too.
 
-The socket is bound before serving, so ``HOST:0`` picks a free port that the caller can read at once
-(tests, ``kanari demo``). Signal handling is left to the program (uvicorn's own would stop only itself).
+The socket is bound first, so ``HOST:0`` picks a free port that the caller can read at once (tests,
+``kanari demo``) and use before the app exists (the sandbox's world needs its own URL). Signal handling
+is left to the program: uvicorn's own would stop only itself. Both the probe and the sandbox serve
+through this one module.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
+
+# Binding is done already; only uvicorn's own start-up remains, which takes milliseconds.
+STARTUP_TIMEOUT = 10.0
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -22,46 +27,31 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-# Binding is done already; only uvicorn's own start-up remains, which takes milliseconds.
-STARTUP_TIMEOUT = 10.0
-
-
 class _EmbeddedServer(uvicorn.Server):
-    @contextmanager
+    @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
 
 
 class HttpServer:
-    """One uvicorn server on one bound socket."""
+    """One bound socket, served by uvicorn once :meth:`start` gets the app."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        listen: str,
-        *,
-        certificate_file: Path | None = None,
-        key_file: Path | None = None,
-    ) -> None:
+    def __init__(self, listen: str) -> None:
         host, port = split_listen(listen)
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._socket = socket.socket(family, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        self._socket = socket.socket(family, kind, protocol)
+        try:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._socket.bind(address)
+        except OSError:
+            self._socket.close()
+            raise
         self._socket.set_inheritable(True)
         self.host = host
         self.port = int(self._socket.getsockname()[1])
-        self.scheme = "https" if certificate_file else "http"
-        config = uvicorn.Config(
-            app,
-            log_level="warning",
-            lifespan="off",
-            access_log=False,
-            ssl_certfile=str(certificate_file) if certificate_file else None,
-            ssl_keyfile=str(key_file) if key_file else None,
-            timeout_graceful_shutdown=5,
-        )
-        self._server = _EmbeddedServer(config)
+        self.scheme = "http"
+        self._server: _EmbeddedServer | None = None
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -69,27 +59,50 @@ class HttpServer:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}"
 
-    async def serve(self) -> None:
-        """Serve until :meth:`stop` is called."""
-        await self._server.serve(sockets=[self._socket])
-
-    @property
-    def started(self) -> bool:
-        """True once the server accepts connections."""
-        return bool(self._server.started)
-
-    async def start(self) -> asyncio.Task[None]:
-        """Start serving in a task and return it once the server accepts connections."""
-        task = asyncio.create_task(self.serve())
+    async def start(
+        self,
+        app: ASGIApp,
+        *,
+        certificate_file: Path | None = None,
+        key_file: Path | None = None,
+        access_log: bool = False,
+    ) -> asyncio.Task[None]:
+        """Serve ``app`` in a task (HTTPS with the given files) and return it once accepting."""
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            access_log=access_log,
+            lifespan="off",
+            ssl_certfile=str(certificate_file) if certificate_file else None,
+            ssl_keyfile=str(key_file) if key_file else None,
+            timeout_graceful_shutdown=5,
+        )
+        self.scheme = "https" if certificate_file else "http"
+        self._server = _EmbeddedServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]))
         async with asyncio.timeout(STARTUP_TIMEOUT):
             # uvicorn exposes only a flag for "started", so poll it briefly.
             while not self._server.started:
-                if task.done():
-                    await task
+                if self._task.done():
+                    await self._task
                     raise RuntimeError(f"server on {self.url} stopped before it started")
-                await asyncio.sleep(0.01)
-        return task
+                await asyncio.sleep(0.005)
+        return self._task
 
     def stop(self) -> None:
-        """Ask the server to finish."""
-        self._server.should_exit = True
+        """Ask the server to finish (open requests complete first)."""
+        if self._server is not None:
+            self._server.should_exit = True
+
+    async def wait(self) -> None:
+        """Until the server has stopped."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def close(self) -> None:
+        """Stop serving, wait for it, release the socket."""
+        self.stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._socket.close()

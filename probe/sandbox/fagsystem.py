@@ -20,24 +20,20 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
-import io
 import json
-import re
-import zipfile
 from collections.abc import Mapping
 from typing import Any
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import pkcs7
-
+from probe.canary import cms
+from probe.canary.asice import read_asice
+from probe.canary.marker import find_markers
 from probe.clock import to_rfc3339
+from probe.errors import AsiceError, CmsError
 from probe.sandbox.assignment import VendorSpec
 from probe.sandbox.certs import FiksPki
 from probe.sandbox.faults import FaultName, FaultRegistry
 from probe.sandbox.schemas import ApiVersion, KsSchemas
 
-MARKER = re.compile(r"KANARI1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-ASIC_MIMETYPE = b"application/vnd.etsi.asic-e+zip"
 # A report is a few kilobytes; refuse containers that would unpack to more than this (zip bombs).
 MAX_UNPACKED_BYTES = 20 * 1024 * 1024
 
@@ -52,8 +48,7 @@ class Canary:
 
 def find_canary(text: str) -> Canary | None:
     """The first marker in ``text`` whose payload names a canary id, or ``None``."""
-    for match in MARKER.finditer(text):
-        marker = match.group(0)
+    for marker in find_markers(text):
         payload = marker.split(".")[1]
         try:
             decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -251,10 +246,16 @@ class Fagsystems:
         raises :class:`ReportRejectedError` with the ``feilet`` message."""
         certificate = self._pki.fiks_io_certificate(kommunenummer, bydelsnummer, vendor_id)
         try:
-            container = pkcs7.pkcs7_decrypt_der(encrypted, certificate, self._pki.vendor_key(vendor_id), [])
-        except (ValueError, TypeError, UnsupportedAlgorithm):
+            container = cms.decrypt(encrypted, certificate, self._pki.vendor_key(vendor_id))
+        except CmsError:
             raise ReportRejectedError("Kunne ikke dekryptere meldingen med Fiks IO-nøkkelen.") from None
-        files = _unpack(container)
+        try:
+            files = read_asice(container, MAX_UNPACKED_BYTES)
+        except AsiceError as error:
+            raise ReportRejectedError(f"Meldingen er ikke en gyldig ASiC-E-container: {error}") from None
+        missing = [name for name in ("bekymringsmelding.json", "bekymringsmelding.pdf") if name not in files]
+        if missing:
+            raise ReportRejectedError(f"ASiC-E-containeren mangler {', '.join(missing)}")
         try:
             text = files["bekymringsmelding.json"].decode("utf-8")
             document = json.loads(text)
@@ -288,24 +289,3 @@ class Fagsystems:
             raise ReportRejectedError(
                 "bekymringsmelding.json mangler kommunenummer, bydelsnummer eller melding"
             )
-
-
-def _unpack(container: bytes) -> dict[str, bytes]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(container))
-        entries = archive.infolist()
-        if sum(entry.file_size for entry in entries) > MAX_UNPACKED_BYTES:
-            raise ReportRejectedError("ASiC-E-containeren er for stor")
-        if not entries or entries[0].filename != "mimetype":
-            raise ReportRejectedError("ASiC-E-containeren har ikke mimetype som første fil")
-        if entries[0].compress_type != zipfile.ZIP_STORED or archive.read(entries[0]) != ASIC_MIMETYPE:
-            raise ReportRejectedError("ASiC-E-containerens mimetype er feil eller komprimert")
-        files = {entry.filename: archive.read(entry) for entry in entries[1:]}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError):
-        raise ReportRejectedError("Meldingen er ikke en gyldig ASiC-E-container") from None
-    missing = [
-        wanted for wanted in ("bekymringsmelding.json", "bekymringsmelding.pdf") if wanted not in files
-    ]
-    if missing:
-        raise ReportRejectedError(f"ASiC-E-containeren mangler {', '.join(missing)}")
-    return files

@@ -15,13 +15,13 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING, cast
 
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import pkcs7
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from probe.canary import cms
 from probe.clock import to_datetime
+from probe.errors import CmsError
 from probe.sandbox import multipart
 from probe.sandbox.answers import ks_error
 from probe.sandbox.assignment import Assignment
@@ -138,10 +138,8 @@ class FiksApi:
         if not isinstance(parts, dict):
             return parts
         try:
-            pdf = pkcs7.pkcs7_decrypt_der(
-                parts["bekymringsmelding"], world.pki.print_certificate, world.pki.print_key, []
-            )
-        except (ValueError, TypeError, UnsupportedAlgorithm):
+            pdf = cms.decrypt(parts["bekymringsmelding"], world.pki.print_certificate, world.pki.print_key)
+        except CmsError:
             pdf = b""
         if not pdf.startswith(b"%PDF-"):
             return self._error(

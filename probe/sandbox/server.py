@@ -5,7 +5,7 @@ Both bind the socket first, so that with port 0 the real port is known before th
 world's URLs (and Maskinporten's issuer, which every assertion's ``aud`` must equal) depend on it. Then the
 state dir is written (keys, secrets, ``sandbox.json``) and uvicorn serves on the bound socket.
 
-Wiring for the CLI (``probe/cli.py``)::
+Wiring for the CLI (``probe/cli/sandboxing.py``)::
 
     settings = load_settings(args.config, listen=args.listen, speed=args.speed,
                              state_dir=args.state_dir, seed=args.seed, tls=args.tls or None)
@@ -22,23 +22,20 @@ import contextlib
 import dataclasses
 import logging
 import signal
-import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
-
-import uvicorn
 
 from probe.clock import Clock
 from probe.sandbox.app import create_app
 from probe.sandbox.manifest import Manifest, build_manifest, write_manifest
 from probe.sandbox.settings import SandboxSettings
 from probe.sandbox.world import World
+from probe.serving import HttpServer
 
 log = logging.getLogger("probe.sandbox")
-STARTUP_TIMEOUT = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,27 +53,6 @@ class RunningSandbox:
     def manifest(self) -> Manifest:
         """What ``sandbox.json`` says."""
         return build_manifest(self.world)
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server without its own signal handling: the caller decides (cancellation, SIGTERM)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    sock = socket.socket(family, kind, protocol)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
 
 
 def base_url_for(settings: SandboxSettings, port: int) -> str:
@@ -101,64 +77,42 @@ class SandboxServer:
     def __init__(self, settings: SandboxSettings, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock
-        self._server: _Server | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._socket: socket.socket | None = None
+        self._http: HttpServer | None = None
 
     async def start(self) -> RunningSandbox:
         """Bind, build the world, write the state dir, and serve; returns once accepting connections."""
         started = time.perf_counter()
         settings = self.settings
-        self._socket = _bind(settings.host, settings.port)
-        port = int(self._socket.getsockname()[1])
-        base_url = base_url_for(settings, port)
-        try:
-            world = World.build(settings, base_url, self.clock)
-            manifest_path = write_manifest(world)
-        except BaseException:
-            self._socket.close()
-            raise
+        # Bound before the world is built: with port 0 the world's URLs (and Maskinporten's issuer, which
+        # every assertion's ``aud`` must equal) need the real port.
+        self._http = HttpServer(settings.listen)
+        base_url = base_url_for(settings, self._http.port)
+        world = World.build(settings, base_url, self.clock)
+        manifest_path = write_manifest(world)
         tls = world.credentials.tls
-        config = uvicorn.Config(
+        await self._http.start(
             create_app(world),
-            log_config=None,
+            certificate_file=tls.certificate_file if tls else None,
+            key_file=tls.key_file if tls else None,
             access_log=settings.access_log,
-            lifespan="off",
-            ssl_certfile=str(tls.certificate_file) if tls else None,
-            ssl_keyfile=str(tls.key_file) if tls else None,
-            timeout_graceful_shutdown=2,
         )
-        self._server = _Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="kanari-sandbox")
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()  # raises what made uvicorn stop
-                raise RuntimeError("the sandbox server stopped during start-up")
-            if time.monotonic() > deadline:
-                raise TimeoutError("the sandbox server did not start")
-            await asyncio.sleep(0.005)
         elapsed = time.perf_counter() - started
-        return RunningSandbox(world, base_url, settings.host, port, manifest_path, elapsed)
+        return RunningSandbox(world, base_url, settings.host, self._http.port, manifest_path, elapsed)
 
     async def wait(self) -> None:
-        """Until the server stops by itself (``should_exit``)."""
-        if self._task is not None:
-            await asyncio.shield(self._task)
+        """Until the server stops by itself."""
+        if self._http is not None:
+            await self._http.wait()
 
     def request_stop(self) -> None:
         """Ask uvicorn to stop (finishes open requests first)."""
-        if self._server is not None:
-            self._server.should_exit = True
+        if self._http is not None:
+            self._http.stop()
 
     async def stop(self) -> None:
         """Stop serving and wait for it."""
-        self.request_stop()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._socket is not None:
-            self._socket.close()
+        if self._http is not None:
+            await self._http.close()
 
 
 @contextlib.asynccontextmanager
