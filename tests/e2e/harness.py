@@ -26,6 +26,7 @@ from probe.runtime import Runtime, build_runtime
 from probe.sandbox.server import RunningSandbox, running
 from probe.sandbox.settings import load_settings
 from tests.conftest import ROOT
+from tests.e2e.processes import merge_settings
 from tests.reliability.proxy import FaultProxy
 
 DEMO_CONFIG = ROOT / "config" / "sandbox"
@@ -87,14 +88,6 @@ class Harness:
         ]
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-
-
 @contextlib.asynccontextmanager
 async def harness(
     tmp_path: Path,
@@ -139,7 +132,7 @@ async def harness(
         overrides["maskinporten"]["token_url"] = via("maskinporten", manifest.maskinporten.token_url)
         overrides["channels"]["portal"]["base_url"] = via("portal", manifest.portal.base_url)
         overrides["channels"]["altinn"]["base_url"] = via("altinn", manifest.altinn.base_url)
-        _merge(overrides, settings or {})
+        merge_settings(overrides, settings or {})
         base = load_config(DEMO_CONFIG, environ={}, overrides=overrides)
         config = tailor(base, manifest, municipalities=municipalities, interval=interval, deadline=deadline)
         vendors = dict(config.vendors)

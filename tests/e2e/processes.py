@@ -101,7 +101,7 @@ def write_probe_config(
     data["channels"]["altinn"]["base_url"] = manifest.altinn.base_url
     if manifest.ca_file is not None:
         data["http"] = {"ca_bundle": str(manifest.ca_file)}
-    _merge(data, settings or {})
+    merge_settings(data, settings or {})
     (directory / "kanari.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
     vendors = yaml.safe_load((DEMO_CONFIG / "vendors.yaml").read_text(encoding="utf-8"))
@@ -121,12 +121,31 @@ def write_probe_config(
     return directory
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> None:
+def merge_settings(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Merge ``extra`` into ``base`` in place, mapping by mapping."""
     for key, value in extra.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
+            merge_settings(base[key], value)
         else:
             base[key] = value
+
+
+def fast_timing(
+    interval: str, portal_deadline: str, altinn_deadline: str, blind_grace: str
+) -> dict[str, Any]:
+    """kanari.yaml settings for a probe against a sandbox at speed 600, where the slowest healthy portal
+    delivery takes a quarter of a second and an Altinn fetch about three: every route sends every
+    ``interval`` and is polled every second."""
+    return {
+        "channels": {
+            "portal": {"interval": interval, "deadline": portal_deadline, "poll_interval": "1s",
+                       "normal_latency": "1s"},
+            "altinn": {"interval": interval, "deadline": altinn_deadline, "poll_interval": "1s",
+                       "normal_latency": "4s"},
+        },
+        "readback": {"poll_interval": "1s"},
+        "blind_grace": blind_grace,
+    }  # fmt: skip
 
 
 def kanari(*arguments: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:

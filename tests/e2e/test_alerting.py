@@ -24,21 +24,14 @@ from probe.render.alerts import render_rules
 from probe.render.timing import PRODUCTION
 from tests.conftest import ROOT
 from tests.e2e.monitoring import Sinks, Stack, free_port, monitoring_stack, require_servers
-from tests.e2e.processes import environment, sandbox_process, write_probe_config
+from tests.e2e.processes import environment, fast_timing, sandbox_process, write_probe_config
 from tests.render.promql import all_expressions
 
 pytestmark = pytest.mark.slow
 
 # nordlys, fjordsys, vidde, kystdata, papirlos: one municipality per vendor.
 MUNICIPALITIES = ["4601", "0301", "5001", "1103", "1130"]
-FAST = {
-    "channels": {
-        "portal": {"interval": "4s", "deadline": "5s", "poll_interval": "1s", "normal_latency": "1s"},
-        "altinn": {"interval": "4s", "deadline": "8s", "poll_interval": "1s", "normal_latency": "4s"},
-    },
-    "readback": {"poll_interval": "1s"},
-    "blind_grace": "3s",
-}
+FAST = fast_timing("4s", "5s", "8s", "3s")
 # Prometheus scrapes and evaluates every second here instead of every 15/30 s.
 TIMING = PRODUCTION.compressed(1 / 30)
 

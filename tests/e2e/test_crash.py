@@ -19,19 +19,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from probe.hops import Channel, Verdict
 from probe.ledger import Ledger
 from tests.conftest import ROOT
-from tests.e2e.processes import environment, sandbox_process, write_probe_config
+from tests.e2e.processes import environment, fast_timing, sandbox_process, write_probe_config
 
 pytestmark = pytest.mark.slow
 
 MUNICIPALITIES = ["4601", "1146"]  # nordlys read-back; 1146 also imports Altinn mail (final hop registered)
-FAST = {
-    "channels": {
-        "portal": {"interval": "3s", "deadline": "6s", "poll_interval": "1s", "normal_latency": "1s"},
-        "altinn": {"interval": "3s", "deadline": "12s", "poll_interval": "1s", "normal_latency": "5s"},
-    },
-    "readback": {"poll_interval": "1s"},
-    "blind_grace": "4s",
-}
+FAST = fast_timing("3s", "6s", "12s", "4s")
 
 
 def start(config: Path, log: Path, crash_at: str | None) -> subprocess.Popen[bytes]:

@@ -5,15 +5,13 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.processes import kanari, sandbox_process, write_probe_config
+from tests.e2e.processes import fast_timing, kanari, sandbox_process, write_probe_config
 
 pytestmark = pytest.mark.slow
 
 # At sandbox speed 600 the slowest healthy portal delivery takes a quarter of a second; a 5 s deadline
 # keeps the failing case short.
-FAST = {"channels": {"portal": {"deadline": "5s", "poll_interval": "1s", "normal_latency": "1s"},
-                     "altinn": {"deadline": "15s", "poll_interval": "1s", "normal_latency": "5s"}},
-        "readback": {"poll_interval": "1s"}, "blind_grace": "5s"}  # fmt: skip
+FAST = fast_timing("60s", "5s", "15s", "5s")
 
 
 def test_once_prints_the_hops_and_exits_0_then_1_with_the_blame_under_a_fault(tmp_path):

@@ -13,19 +13,12 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from tests.e2e.processes import environment, kanari, sandbox_process, write_probe_config
+from tests.e2e.processes import environment, fast_timing, kanari, sandbox_process, write_probe_config
 from tests.e2e.test_crash import metrics_url
 
 pytestmark = pytest.mark.slow
 
-FAST = {
-    "channels": {
-        "portal": {"interval": "3s", "deadline": "5s", "poll_interval": "1s", "normal_latency": "1s"},
-        "altinn": {"interval": "3s", "deadline": "10s", "poll_interval": "1s", "normal_latency": "4s"},
-    },
-    "readback": {"poll_interval": "1s"},
-    "blind_grace": "3s",
-}
+FAST = fast_timing("3s", "5s", "10s", "3s")
 METRICS_PASSWORD = "kanari-metrics-s3cret-Xq9"
 
 
