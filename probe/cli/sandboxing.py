@@ -6,15 +6,16 @@ import argparse
 import asyncio
 import dataclasses
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from probe.canary.marker import generate_signing_key
 from probe.cli.common import load_or_explain, run_until_signalled
 from probe.clock import SystemClock
-from probe.config.loader import KanariConfig
+from probe.config.loader import KanariConfig, load_config
 from probe.config.routes import Route
-from probe.config.types import SecretRef
+from probe.config.types import SecretRef, secret_refs
 from probe.errors import ConfigError, KanariError
 from probe.runtime import build_runtime
 from probe.sandbox.democonfig import DEMO_SPEED, MARKER_KEY_FILE
@@ -166,6 +167,18 @@ def demo_overrides(manifest: Manifest, ledger: str) -> dict[str, Any]:
     if manifest.ca_file is not None:
         overrides["http"] = {"ca_bundle": str(manifest.ca_file)}
     return overrides
+
+
+def load_for_sandbox(directory: Path, overrides: Mapping[str, Any]) -> KanariConfig:
+    """A sandbox configuration for a sandbox whose state directory is not the one its vendors.yaml
+    names (tests and the benchmark each run their own): loaded without secrets, then the probe-wide
+    secrets resolved (``overrides`` from :func:`demo_overrides` point them at the running sandbox's
+    files). Pass the result through :func:`tailor`, which takes the vendors' tokens from the manifest.
+    """
+    config = load_config(directory, environ={}, overrides=overrides, with_secrets=False)
+    for _, secret in secret_refs(config.settings):
+        secret.resolve(directory, {})
+    return config
 
 
 def tailor(

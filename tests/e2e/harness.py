@@ -17,9 +17,9 @@ import httpx
 from prometheus_client import CollectorRegistry
 
 from probe.canary.marker import generate_signing_key
-from probe.cli.sandboxing import demo_overrides, tailor
+from probe.cli.sandboxing import demo_overrides, load_for_sandbox, tailor
 from probe.clock import FakeClock
-from probe.config.loader import KanariConfig, load_config
+from probe.config.loader import KanariConfig
 from probe.hops import Channel
 from probe.ledger import CanaryRecord
 from probe.runtime import Runtime, build_runtime
@@ -133,7 +133,7 @@ async def harness(
         overrides["channels"]["portal"]["base_url"] = via("portal", manifest.portal.base_url)
         overrides["channels"]["altinn"]["base_url"] = via("altinn", manifest.altinn.base_url)
         merge_settings(overrides, settings or {})
-        base = load_config(DEMO_CONFIG, environ={}, overrides=overrides)
+        base = load_for_sandbox(DEMO_CONFIG, overrides)
         config = tailor(base, manifest, municipalities=municipalities, interval=interval, deadline=deadline)
         vendors = dict(config.vendors)
         for vendor_id, vendor in vendors.items():
