@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from probe import __version__
-from probe.cli import checking, keys, probing, rendering, sandboxing, status
+from probe.cli import checking, keys, onboarding, probing, rendering, sandboxing, status
 
 # Exit codes: 0 success, 1 the thing checked is not healthy/valid, 2 usage or configuration error.
 EXIT_USAGE = 2
@@ -25,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     probing.add_commands(commands)
     sandboxing.add_commands(commands)
     checking.add_commands(commands)
+    onboarding.add_commands(commands)
     status.add_commands(commands)
     keys.add_commands(commands)
     rendering.add_commands(commands)

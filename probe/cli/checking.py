@@ -1,54 +1,117 @@
-"""``kanari config check``: validate a configuration directory and show coverage."""
+"""``kanari config check``: validate a configuration directory and show coverage.
+
+Every problem is printed at once, one per line, as ``file:line: field: message (value: ...); fix: ...``,
+sorted by file and line so the output reads alongside the files. Exit 0 when valid, 1 when not.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from probe.cli.common import add_config_argument
 from probe.config.loader import KanariConfig, check_config
+from probe.config.registry import Municipality
+from probe.errors import ConfigError
 from probe.hops import Channel
 
 EXIT_VALID, EXIT_INVALID = 0, 1
+# Enough names to see what is missing at a glance; --missing lists them all.
+SHOWN_MISSING = 12
 
 
 def add_commands(commands: Any) -> None:
     """Register ``config check``."""
     config = commands.add_parser("config", help="configuration tools")
     actions = config.add_subparsers(dest="action", required=True, metavar="ACTION")
-    check = actions.add_parser("check", help="validate everything and report all problems at once")
+    check = actions.add_parser(
+        "check", help="validate everything, report all problems at once, show coverage (exit 0 valid, 1 not)"
+    )
     add_config_argument(check)
     check.add_argument("--quiet", action="store_true", help="print problems only, not coverage")
+    check.add_argument(
+        "--missing", action="store_true", help="list every municipality not onboarded, by county"
+    )
+    check.add_argument(
+        "--skip-secrets",
+        action="store_true",
+        help="do not read secrets and key files (e.g. in CI, where they are not)",
+    )
     check.set_defaults(handler=command_check)
 
 
 def command_check(arguments: argparse.Namespace) -> int:
     """``kanari config check``: exit 0 when valid, 1 when not."""
-    result = check_config(arguments.config)
-    for warning in result.warnings:
-        print(f"warning: {warning}")
+    result = check_config(arguments.config, with_secrets=not arguments.skip_secrets)
     if result.errors:
         print(f"{len(result.errors)} problem(s) in {arguments.config}:")
-        for error in result.errors:
+        for error in sort_problems(result.errors):
             print(f"  {error.render()}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
     if result.config is not None and not arguments.quiet:
-        print(coverage(result.config))
+        print(coverage(result.config, every_missing=arguments.missing))
     if result.errors:
+        print(f"{arguments.config}: not valid ({len(result.errors)} problem(s) above)")
         return EXIT_INVALID
-    print(f"{arguments.config}: valid ({len(result.config.routes) if result.config else 0} routes)")
+    routes = len(result.config.routes) if result.config else 0
+    skipped = " (secrets and key files not checked)" if arguments.skip_secrets else ""
+    print(f"{arguments.config}: valid ({routes} routes){skipped}")
     return EXIT_VALID
 
 
-def coverage(config: KanariConfig) -> str:
+_PLACE = re.compile(r"^(?P<file>.*?)(?::(?P<line>\d+))?$")
+
+
+def sort_problems(errors: Sequence[ConfigError]) -> list[ConfigError]:
+    """Problems by file (kanari.yaml, vendors.yaml, then the rest by name) and line; the order of
+    problems on one line is kept."""
+
+    def key(error: ConfigError) -> tuple[int, str, int]:
+        match = _PLACE.match(error.file)
+        name = match.group("file") if match else error.file
+        line = int(match.group("line")) if match and match.group("line") else 0
+        rank = {"kanari.yaml": 0, "vendors.yaml": 1}.get(name, 2)
+        return (rank, name, line)
+
+    return sorted(errors, key=key)
+
+
+def coverage(config: KanariConfig, *, every_missing: bool = False) -> str:
     """How many of the registry's municipalities are onboarded per channel, and which are not."""
     total = len(config.registry)
     lines = [f"coverage of the national registry ({total} municipalities, {config.registry.source}):"]
+    anywhere: set[str] = set()
     for channel in Channel:
         covered = {route.kommunenummer for route in config.routes if route.channel is channel}
+        anywhere |= covered
         missing = [m for m in config.registry if m.kommunenummer not in covered]
         lines.append(f"  {channel.value:<7} {len(covered):>4}/{total} onboarded")
-        if missing:
-            shown = ", ".join(f"{m.kommunenummer} {m.name}" for m in missing[:12])
-            more = f" and {len(missing) - 12} more" if len(missing) > 12 else ""
-            lines.append(f"          not onboarded: {shown}{more}")
+        if not missing:
+            continue
+        if every_missing:
+            lines.extend(_by_county(missing))
+            continue
+        shown = ", ".join(f"{m.kommunenummer} {m.name}" for m in missing[:SHOWN_MISSING])
+        more = (
+            f" and {len(missing) - SHOWN_MISSING} more (--missing lists them all)"
+            if len(missing) > SHOWN_MISSING
+            else ""
+        )
+        lines.append(f"          not onboarded: {shown}{more}")
+    lines.append(f"  {'either':<7} {len(anywhere):>4}/{total} onboarded on at least one channel")
     return "\n".join(lines)
+
+
+def _by_county(missing: list[Municipality]) -> list[str]:
+    counties: dict[str, list[Municipality]] = defaultdict(list)
+    for municipality in missing:
+        counties[municipality.county or municipality.county_number or "?"].append(municipality)
+    lines = []
+    for county, municipalities in counties.items():
+        names = ", ".join(f"{m.kommunenummer} {m.name}" for m in municipalities)
+        lines.append(f"          not onboarded in {county} ({len(municipalities)}): {names}")
+    return lines

@@ -16,20 +16,34 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_settings import SettingsError
 
-from probe.config.models import MunicipalityFile, ProbeSettings, Vendor, VendorsFile, environment
+from probe.config.models import (
+    ENV_PREFIX,
+    MunicipalityFile,
+    ProbeSettings,
+    Vendor,
+    VendorsFile,
+    environment,
+    environment_variable_for,
+    unused_environment_variables,
+)
 from probe.config.registry import Registry, packaged_registry
 from probe.config.routes import Route
+from probe.config.types import secret_refs
 from probe.config.validation import cross_check
+from probe.config.validation.common import SETTINGS_FILE
 from probe.config.yamlfile import YamlDocument, read_yaml
 from probe.errors import ConfigError, InvalidConfigError
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+MUNICIPALITY_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,48 +114,30 @@ def check_config(
 
     ``environ`` defaults to the process environment (for ``KANARI_*`` overrides and secrets given by
     environment variable); ``overrides`` are applied over the YAML (and under the environment), as
-    ``kanari demo`` does with the running sandbox's addresses.
+    ``kanari demo`` does with the running sandbox's addresses. Even when ``kanari.yaml`` is unusable,
+    ``vendors.yaml`` and the municipality files are still checked (at their default places).
     """
     env = dict(os.environ if environ is None else environ)
     errors: list[ConfigError] = []
     warnings: list[str] = []
 
-    settings_document = read_yaml(directory, "kanari.yaml", errors)
+    settings_document = read_yaml(directory, SETTINGS_FILE, errors)
     settings = _settings(settings_document, overrides or {}, env, errors)
-    if settings is None:
-        return LoadResult(None, errors, warnings)
+    defaults = ProbeSettings.model_fields
+    vendors_file = settings.vendors_file if settings else defaults["vendors_file"].default
+    municipalities_dir = settings.municipalities_dir if settings else defaults["municipalities_dir"].default
+    registry = _registry(directory, settings, settings_document, errors)
 
-    registry = _registry(directory, settings, errors)
-    vendors_document = read_yaml(directory, str(settings.vendors_file), errors)
-    vendors_file = _validate(vendors_document, VendorsFile, errors) if vendors_document else None
-    vendors = {vendor.id: vendor for vendor in vendors_file.vendors} if vendors_file else {}
+    vendors_document = read_yaml(directory, str(vendors_file), errors)
+    vendors_model = _validate(vendors_document, VendorsFile, errors) if vendors_document else None
+    documents = _municipality_documents(directory, municipalities_dir, settings_document, errors, warnings)
 
-    municipalities: dict[str, LoadedMunicipality] = {}
-    municipalities_dir = _resolve(directory, settings.municipalities_dir)
-    documents: list[tuple[YamlDocument, MunicipalityFile]] = []
-    if not municipalities_dir.is_dir():
-        errors.append(
-            ConfigError(
-                "kanari.yaml",
-                "municipalities_dir",
-                str(settings.municipalities_dir),
-                "directory does not exist",
-                "create it and add one file per onboarded municipality",
-            )
-        )
-    else:
-        for path in sorted(municipalities_dir.glob("*.y*ml")):
-            document = read_yaml(directory, str(path.relative_to(directory)), errors)
-            model = _validate(document, MunicipalityFile, errors) if document else None
-            if document and model:
-                documents.append((document, model))
-
-    routes = cross_check(
+    checked = cross_check(
         directory=directory,
         settings=settings,
         settings_document=settings_document,
         registry=registry,
-        vendors=vendors,
+        vendors=vendors_model.vendors if vendors_model else None,
         vendors_document=vendors_document,
         municipality_documents=documents,
         environ=env,
@@ -149,18 +145,98 @@ def check_config(
         warnings=warnings,
         with_secrets=with_secrets,
     )
-    for document, model in documents:
-        municipalities.setdefault(model.kommunenummer, LoadedMunicipality(document.name, model))
+    if settings is not None and vendors_document is not None:
+        # Read from the YAML as written, so a vendors.yaml with an error elsewhere still counts.
+        secret_names = {ref.env for _, ref in secret_refs(settings) if ref.env}
+        secret_names |= _env_names(vendors_document.data if vendors_document else None)
+        for name in unused_environment_variables(env, secret_names):
+            warnings.append(
+                f"environment variable {name} is not a Kanari setting and no secret refers to it, so it "
+                "is ignored (settings are KANARI_<FIELD>, nested with __: KANARI_CHANNELS__PORTAL__INTERVAL)"
+            )
+    errors = _unique(errors)
+    if settings is None:
+        return LoadResult(None, errors, warnings)
     config = KanariConfig(
         directory=directory,
         settings=settings,
         registry=registry,
-        vendors=vendors,
-        municipalities=municipalities,
-        routes=tuple(routes),
+        vendors=checked.vendors,
+        municipalities={
+            item.model.kommunenummer: LoadedMunicipality(item.document.name, item.model)
+            for item in checked.municipalities
+        },
+        routes=tuple(checked.routes),
         warnings=tuple(warnings),
     )
     return LoadResult(config, errors, warnings)
+
+
+def _env_names(data: Any) -> set[str]:
+    """Every ``env: NAME`` in YAML data (secret references by environment variable)."""
+    found: set[str] = set()
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("env"), str):
+                found.add(item["env"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
+def _municipality_documents(
+    directory: Path,
+    municipalities_dir: Path,
+    settings_document: YamlDocument | None,
+    errors: list[ConfigError],
+    warnings: list[str],
+) -> list[tuple[YamlDocument, MunicipalityFile]]:
+    found: list[tuple[YamlDocument, MunicipalityFile]] = []
+    path = _resolve(directory, municipalities_dir)
+    if not path.is_dir():
+        errors.append(
+            ConfigError(
+                settings_document.where(("municipalities_dir",)) if settings_document else SETTINGS_FILE,
+                "municipalities_dir",
+                str(municipalities_dir),
+                "directory does not exist",
+                "create it and add one file per onboarded municipality (kanari onboard writes them)",
+            )
+        )
+        return found
+    for entry in sorted(path.iterdir()):
+        if entry.name.startswith(".") or entry.is_dir():
+            continue
+        if entry.suffix not in MUNICIPALITY_SUFFIXES:
+            # A renamed copy (4601-bergen.yaml.orig) or a typo (.yml~) would silently drop a route.
+            warnings.append(f"{_relative(directory, entry)}: not read (only *.yaml and *.yml files are)")
+            continue
+        document = read_yaml(directory, _relative(directory, entry), errors)
+        model = _validate(document, MunicipalityFile, errors) if document else None
+        if document and model:
+            found.append((document, model))
+    return found
+
+
+def _relative(directory: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(directory))
+    except ValueError:
+        return str(path)
+
+
+def _unique(errors: list[ConfigError]) -> list[ConfigError]:
+    # Routes inheriting one bad kanari.yaml value all report it at the same place: once is enough.
+    seen: set[str] = set()
+    unique = []
+    for error in errors:
+        if error.render() not in seen:
+            seen.add(error.render())
+            unique.append(error)
+    return unique
 
 
 def _resolve(directory: Path, path: Path) -> Path:
@@ -180,8 +256,30 @@ def _settings(
         with environment(environ):
             return ProbeSettings(**data)
     except ValidationError as error:
-        errors.extend(document.errors_from(error))
-        return None
+        errors.extend(
+            document.errors_from(error, ProbeSettings, lambda location: _from_environment(location, environ))
+        )
+    except SettingsError as error:
+        # pydantic-settings could not decode a KANARI_ variable holding JSON; its message names the
+        # field, never the value.
+        named = re.search(r'field "([^"]+)"', str(error))
+        prefix = ENV_PREFIX + (named.group(1).upper() if named else "")
+        names = sorted(name for name in environ if name.upper().startswith(prefix))
+        errors.append(
+            ConfigError(
+                "environment",
+                ", ".join(names) or "KANARI_*",
+                None,
+                f"cannot use the KANARI_ variables: {error}",
+                "give nested settings one per variable (KANARI_CHANNELS__PORTAL__INTERVAL=10m) or as JSON",
+            )
+        )
+    return None
+
+
+def _from_environment(location: tuple[str | int, ...], environ: Mapping[str, str]) -> str | None:
+    name = environment_variable_for(location, environ)
+    return f"environment variable {name}" if name else None
 
 
 def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,15 +296,29 @@ def _validate(document: YamlDocument, model: type[ModelT], errors: list[ConfigEr
     try:
         return model.model_validate(document.data)
     except ValidationError as error:
-        errors.extend(document.errors_from(error))
+        errors.extend(document.errors_from(error, model))
         return None
 
 
-def _registry(directory: Path, settings: ProbeSettings, errors: list[ConfigError]) -> Registry:
-    if settings.registry is None:
+def _registry(
+    directory: Path,
+    settings: ProbeSettings | None,
+    settings_document: YamlDocument | None,
+    errors: list[ConfigError],
+) -> Registry:
+    configured = settings.registry if settings else None
+    if configured is None and settings is None and settings_document is not None:
+        # kanari.yaml is invalid elsewhere; still use the registry it names for the municipality checks.
+        raw = settings_document.data.get("registry")
+        configured = Path(raw) if isinstance(raw, str) and raw else None
+    if configured is None:
         return packaged_registry()
-    try:
-        return Registry.load(_resolve(directory, settings.registry))
-    except ConfigError as error:
-        errors.append(error)
-        return packaged_registry()
+    found: list[ConfigError] = []
+    registry = Registry.load(_resolve(directory, configured), found)
+    for problem in found:
+        if problem.field == "registry" and settings_document is not None:
+            # The file itself cannot be read: the place to fix is registry: in kanari.yaml.
+            where = settings_document.where(("registry",))
+            problem = ConfigError(where, "registry", str(configured), problem.message, problem.hint)  # noqa: PLW2901
+        errors.append(problem)
+    return registry if len(registry) else packaged_registry()

@@ -18,12 +18,16 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
+from probe.config.schema import holds_secret
 from probe.config.types import Duration, SecretSource
 from probe.hops import Channel, Hop
 
 VENDOR_ID_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
+ENV_PREFIX = "KANARI_"
+ENV_NESTED_DELIMITER = "__"
 
 
 def _http_url(value: str) -> str:
@@ -246,12 +250,54 @@ class _EnvironmentSource(EnvSettingsSource):
             return super()._load_env_vars()
         return {(key if self.case_sensitive else key.lower()): value for key, value in environ.items()}
 
+    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
+        # A secret reference is a model, so pydantic-settings expects JSON; the documented short forms
+        # ``file:PATH`` and ``env:NAME`` are not JSON. Hand such text to the model, which understands
+        # them (and refuses, without echoing, a secret given as a value).
+        try:
+            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
+        except ValueError:
+            if isinstance(value, str) and field is not None and holds_secret(field.annotation):
+                return value
+            raise
+
+
+def environment_variable_for(location: tuple[str | int, ...], environ: Mapping[str, str]) -> str | None:
+    """The ``KANARI_`` variable that supplies ``location`` of ``kanari.yaml``, if one does, so an error
+    there names the variable rather than a line of the file that it overrides."""
+    best: tuple[int, str] | None = None
+    for name in environ:
+        if not name.upper().startswith(ENV_PREFIX):
+            continue
+        path = tuple(name[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER))
+        wanted = tuple(str(part).lower() for part in location[: len(path)])
+        if path == wanted and (best is None or len(path) > best[0]):
+            best = (len(path), name)
+    return best[1] if best else None
+
+
+def unused_environment_variables(environ: Mapping[str, str], secret_names: set[str]) -> list[str]:
+    """``KANARI_`` variables that neither name a setting nor hold a configured secret: most likely a
+    typo (``KANARI_INTERVAL`` for ``KANARI_CHANNELS__PORTAL__INTERVAL``), silently ignored otherwise."""
+    fields = set(ProbeSettings.model_fields)
+    unused = []
+    for name in sorted(environ):
+        if not name.upper().startswith(ENV_PREFIX) or name in secret_names:
+            continue
+        head = name[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER)[0]
+        if head not in fields:
+            unused.append(name)
+    return unused
+
 
 class ProbeSettings(BaseSettings):
     """``kanari.yaml``: the probe-wide settings."""
 
     model_config = SettingsConfigDict(
-        env_prefix="KANARI_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        extra="forbid",
+        validate_default=True,
     )
 
     instance: str = Field(default="kanari", pattern=r"^[A-Za-z0-9._-]{1,64}$")
@@ -356,16 +402,19 @@ class MunicipalityFile(Strict):
     channels: dict[Channel, MunicipalityChannel]
     contacts: list[Contact] = []
 
-    @field_validator("kommunenummer", "organisasjonsnummer", mode="before")
+    # Numbers stay text: pydantic refuses a YAML integer for a ``str`` field, and the error names what
+    # was written (an unquoted 0301 is the octal number 193), so nobody's 0301 silently becomes 301.
+
+    @field_validator("channels", mode="before")
     @classmethod
-    def _numbers_are_text(cls, value: Any) -> Any:
-        # YAML reads 0301 as the integer 301 (or octal): insist on quotes rather than guess.
-        if isinstance(value, int) and not isinstance(value, bool):
-            raise ValueError("write numbers with leading zeros as quoted strings, e.g. '0301'")
+    def _bare_channel_means_defaults(cls, value: Any) -> Any:
+        # ``portal:`` with nothing after it is YAML for None; the operator means "with the defaults".
+        if isinstance(value, dict):
+            return {key: {} if overrides is None else overrides for key, overrides in value.items()}
         return value
 
 
-_SLUG = re.compile(r"^(\d{4})-[a-z0-9-]+\.ya?ml$")
+_SLUG = re.compile(r"^(\d{4})(?:-.+)?\.ya?ml$")
 
 
 def municipality_file_number(file_name: str) -> str | None:

@@ -3,9 +3,11 @@
 The registry is data, not code: a CSV file with one row per municipality (kommunenummer, name, county,
 organisation number). The package ships the 2024 numbering (357 municipalities); when municipalities merge,
 split or are renumbered, the operations centre drops in a new file and points ``registry:`` in
-``kanari.yaml`` at it (see ``docs/operations.md``). Nothing in the code lists municipalities.
+``kanari.yaml`` at it (see ``docs/registry.md``). Nothing in the code lists municipalities.
 
-Columns: ``kommunenummer,kommunenavn,fylkesnummer,fylkesnavn,orgnr,kommunenummer_2020_2023,note``.
+Columns: ``kommunenummer,kommunenavn,fylkesnummer,fylkesnavn,orgnr`` (required), then optionally
+``kommunenummer_2020_2023`` and ``previous_kommunenummer`` (earlier numbers, so a file still using one is
+told the new number) and ``note``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from probe.errors import ConfigError
 KOMMUNENUMMER_PATTERN = re.compile(r"^\d{4}$")
 ORGNR_PATTERN = re.compile(r"^\d{9}$")
 REQUIRED_COLUMNS = ("kommunenummer", "kommunenavn", "fylkesnummer", "fylkesnavn", "orgnr")
+# Optional columns naming earlier numbers: the packaged file's 2020-2023 column, and a general one for
+# later reforms (several numbers separated by spaces or ';' when municipalities merged).
+PREVIOUS_COLUMNS = ("kommunenummer_2020_2023", "previous_kommunenummer")
 PACKAGED_REGISTRY = "kommuner-2024.csv"
 
 # Weights of the modulus-11 check digit of Norwegian organisation numbers (Enhetsregisteret).
@@ -49,6 +54,9 @@ class Municipality:
     orgnr: str
     previous_kommunenummer: str = ""
     note: str = ""
+    # Every earlier kommunenummer that is not this one (from ``kommunenummer_2020_2023`` and
+    # ``previous_kommunenummer``): the numbers whose files must be renamed to this one.
+    previous_numbers: tuple[str, ...] = ()
 
     @property
     def slug(self) -> str:
@@ -95,52 +103,140 @@ class Registry:
         """The municipality with this organisation number, or ``None``."""
         return self._by_orgnr.get(orgnr)
 
-    @classmethod
-    def load(cls, path: Path) -> Registry:
-        """Read a registry file; every malformed row is reported at once as :class:`ConfigError`."""
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigError(str(path), "registry", str(path), f"cannot read: {error.strerror}") from error
-        return cls.parse(text, str(path))
+    def successors(self, kommunenummer: str) -> list[Municipality]:
+        """The municipalities that once had ``kommunenummer`` (renumbered: one; split: several)."""
+        return [m for m in self if kommunenummer in m.previous_numbers]
+
+    def named(self, name: str) -> list[Municipality]:
+        """The municipalities called ``name`` (ignoring case; Herøy and Våler are two each)."""
+        wanted = name.strip().casefold()
+        return [m for m in self if m.name.casefold() == wanted]
 
     @classmethod
-    def parse(cls, text: str, source: str) -> Registry:
-        """Parse registry CSV text; ``source`` names it in errors."""
-        reader = csv.DictReader(text.splitlines())
+    def load(cls, path: Path, errors: list[ConfigError] | None = None) -> Registry:
+        """Read a registry file. Malformed rows raise :class:`ConfigError` (the first), or, when
+        ``errors`` is given, are all appended to it and left out."""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+            problem = ConfigError(
+                str(path),
+                "registry",
+                str(path),
+                f"cannot read the registry file: {reason}",
+                "check registry: in kanari.yaml (relative paths are resolved against the configuration "
+                "directory); see docs/registry.md",
+            )
+            if errors is None:
+                raise problem from error
+            errors.append(problem)
+            return cls([], str(path))
+        return cls.parse(text, str(path), errors)
+
+    @classmethod
+    def parse(cls, text: str, source: str, errors: list[ConfigError] | None = None) -> Registry:
+        """Parse registry CSV text; ``source`` names it in errors. See :meth:`load` for ``errors``."""
+        problems: list[ConfigError] = []
+        # A spreadsheet may save the file with a byte-order mark, or (in Norwegian locales) with ';'.
+        lines = text.removeprefix("\ufeff").splitlines()
+        header = lines[0] if lines else ""
+        delimiter = ";" if ";" in header and "," not in header else ","
+        reader = csv.DictReader(lines, delimiter=delimiter)
         missing = [column for column in REQUIRED_COLUMNS if column not in (reader.fieldnames or [])]
         if missing:
-            raise ConfigError(
-                source,
-                "header",
-                reader.fieldnames,
-                f"missing columns {', '.join(missing)}",
-                "the first line must name the columns " + ",".join(REQUIRED_COLUMNS),
-            )
-        municipalities: list[Municipality] = []
-        seen: set[str] = set()
-        for line, row in enumerate(reader, start=2):
-            municipality = _row_to_municipality(row, source, line)
-            if municipality.kommunenummer in seen:
-                raise ConfigError(
-                    f"{source}:{line}", "kommunenummer", municipality.kommunenummer, "listed twice"
+            problems.append(
+                ConfigError(
+                    f"{source}:1",
+                    "header",
+                    reader.fieldnames,
+                    f"missing columns {', '.join(missing)}",
+                    "the first line must name the columns " + ",".join(REQUIRED_COLUMNS),
                 )
-            seen.add(municipality.kommunenummer)
+            )
+            return cls._finish([], source, problems, errors)
+        municipalities: list[Municipality] = []
+        numbers: dict[str, int] = {}
+        orgnrs: dict[str, int] = {}
+        for line, row in enumerate(reader, start=2):
+            municipality = _row_to_municipality(row, f"{source}:{line}", problems)
+            if municipality is None:
+                continue
+            if municipality.kommunenummer in numbers:
+                problems.append(
+                    ConfigError(
+                        f"{source}:{line}",
+                        "kommunenummer",
+                        municipality.kommunenummer,
+                        f"listed twice (also on line {numbers[municipality.kommunenummer]})",
+                        "keep one row per municipality",
+                    )
+                )
+                continue
+            if municipality.orgnr and municipality.orgnr in orgnrs:
+                problems.append(
+                    ConfigError(
+                        f"{source}:{line}",
+                        "orgnr",
+                        municipality.orgnr,
+                        f"the same organisation number is on line {orgnrs[municipality.orgnr]}",
+                        "each municipality has its own; check Enhetsregisteret",
+                    )
+                )
+            numbers[municipality.kommunenummer] = line
+            if municipality.orgnr:
+                orgnrs.setdefault(municipality.orgnr, line)
             municipalities.append(municipality)
+        if not municipalities and not problems:
+            problems.append(ConfigError(source, "(file)", None, "lists no municipalities"))
+        return cls._finish(municipalities, source, problems, errors)
+
+    @classmethod
+    def _finish(
+        cls,
+        municipalities: list[Municipality],
+        source: str,
+        problems: list[ConfigError],
+        errors: list[ConfigError] | None,
+    ) -> Registry:
+        if errors is None:
+            if problems:
+                raise problems[0]
+        else:
+            errors.extend(problems)
         return cls(municipalities, source)
 
 
-def _row_to_municipality(row: dict[str, str], source: str, line: int) -> Municipality:
-    where = f"{source}:{line}"
+def _row_to_municipality(row: dict[str, str], where: str, problems: list[ConfigError]) -> Municipality | None:
     number = (row.get("kommunenummer") or "").strip()
     if not KOMMUNENUMMER_PATTERN.match(number):
-        raise ConfigError(where, "kommunenummer", number, "must be four digits")
+        problems.append(ConfigError(where, "kommunenummer", number, "must be four digits"))
+        return None
     orgnr = (row.get("orgnr") or "").strip()
     if orgnr and not orgnr_is_valid(orgnr):
-        raise ConfigError(where, "orgnr", orgnr, "not a valid organisation number (check digit)")
+        problems.append(
+            ConfigError(
+                where,
+                "orgnr",
+                orgnr,
+                "not a valid organisation number (check digit)",
+                "copy it from Enhetsregisteret, or leave it empty",
+            )
+        )
+        return None
     name = (row.get("kommunenavn") or "").strip()
     if not name:
-        raise ConfigError(where, "kommunenavn", name, "must not be empty")
+        problems.append(ConfigError(where, "kommunenavn", name, "must not be empty"))
+        return None
+    previous: list[str] = []
+    for column in PREVIOUS_COLUMNS:
+        for earlier in re.split(r"[\s;|]+", (row.get(column) or "").strip()):
+            if not earlier:
+                continue
+            if not KOMMUNENUMMER_PATTERN.match(earlier):
+                problems.append(ConfigError(where, column, earlier, "must be four-digit kommunenummer"))
+            elif earlier != number and earlier not in previous:
+                previous.append(earlier)
     return Municipality(
         kommunenummer=number,
         name=name,
@@ -149,6 +245,7 @@ def _row_to_municipality(row: dict[str, str], source: str, line: int) -> Municip
         orgnr=orgnr,
         previous_kommunenummer=(row.get("kommunenummer_2020_2023") or "").strip(),
         note=(row.get("note") or "").strip(),
+        previous_numbers=tuple(previous),
     )
 
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PrivateAttr, SecretStr, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -61,8 +61,8 @@ def _secret_ref_from_text(value: object) -> object:
         if separator and kind in {"file", "env"} and rest:
             return {kind: rest}
         raise ValueError(
-            "a secret is never written in a config file: give {file: PATH} or {env: VARIABLE} "
-            "(or the strings 'file:PATH' / 'env:VARIABLE')"
+            "a secret is never written into the configuration: give {file: PATH} or {env: VARIABLE} "
+            "(or the text 'file:PATH' / 'env:VARIABLE')"
         )
     return value
 
@@ -75,7 +75,9 @@ class SecretRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     file: Path | None = None
-    env: str | None = None
+    # An environment variable's name. The pattern also stops a secret pasted here by mistake from being
+    # echoed back as "environment variable <the secret> is not set".
+    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
     _value: SecretStr | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")

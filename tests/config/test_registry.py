@@ -57,3 +57,49 @@ def test_bad_rows_name_file_line_field_and_value():
         Registry.parse("kommunenummer,kommunenavn,fylkesnummer,fylkesnavn\n", "new.csv")
     with pytest.raises(ConfigError, match="listed twice"):
         Registry.parse(header + "4601,Bergen,46,V,\n4601,Bergen,46,V,\n", "new.csv")
+
+
+def test_every_bad_row_is_reported_when_collecting():
+    header = "kommunenummer,kommunenavn,fylkesnummer,fylkesnavn,orgnr\n"
+    errors: list[ConfigError] = []
+    registry = Registry.parse(
+        header + "461,Bergen,46,Vestland,964338531\n4601,,46,Vestland,\n4627,Askøy,46,Vestland,964338442\n"
+        "4627,Askøy,46,Vestland,\n4628,Vaksdal,46,Vestland,964338442\n",
+        "new.csv",
+        errors,
+    )
+    assert [error.render() for error in errors] == [
+        "new.csv:2: kommunenummer: must be four digits (value: '461')",
+        "new.csv:3: kommunenavn: must not be empty (value: '')",
+        "new.csv:5: kommunenummer: listed twice (also on line 4) (value: '4627'); fix: keep one row per "
+        "municipality",
+        "new.csv:6: orgnr: the same organisation number is on line 4 (value: '964338442'); fix: each "
+        "municipality has its own; check Enhetsregisteret",
+    ]
+    assert [m.kommunenummer for m in registry] == ["4627", "4628"]
+
+
+def test_a_spreadsheet_export_with_bom_and_semicolons_is_read():
+    text = (
+        "\ufeffkommunenummer;kommunenavn;fylkesnummer;fylkesnavn;orgnr\n4601;Bergen;46;Vestland;964338531\n"
+    )
+    assert Registry.parse(text, "excel.csv")["4601"].county == "Vestland"
+
+
+def test_earlier_numbers_from_both_columns():
+    text = (
+        "kommunenummer,kommunenavn,fylkesnummer,fylkesnavn,orgnr,kommunenummer_2020_2023,previous_kommunenummer\n"
+        "4699,Bergen,46,Vestland,964338531,4601,1201\n"
+        "1508,Ålesund,15,Møre og Romsdal,,1507,\n"
+        "1580,Haram,15,Møre og Romsdal,,,1507\n"
+    )
+    registry = Registry.parse(text, "future.csv")
+    assert registry["4699"].previous_numbers == ("4601", "1201")
+    assert [m.name for m in registry.successors("1507")] == ["Ålesund", "Haram"]
+    assert [m.kommunenummer for m in registry.named("bergen")] == ["4699"]
+
+
+def test_packaged_registry_knows_the_2020_2023_numbers():
+    registry = packaged_registry()
+    assert [m.kommunenummer for m in registry.successors("3001")] == ["3101"]
+    assert registry.successors("4601") == []  # unchanged numbers are not "earlier" numbers

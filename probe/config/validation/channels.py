@@ -1,0 +1,111 @@
+"""Checks of the channels in ``kanari.yaml``: final hops and deadlines, and the timing rule a route's own
+overrides must also meet."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from probe.config.models import ChannelSettings, ProbeSettings
+from probe.config.validation.common import Where, dotted, human
+from probe.errors import ConfigError
+from probe.hops import Channel, Hop, hops_of
+
+
+def check_channels(settings: ProbeSettings, where: Where, errors: list[ConfigError]) -> None:
+    """Every configured channel's final hop exists on it and its deadline leaves room for a delivery."""
+    if not any(settings.channels.get(channel) for channel in Channel):
+        errors.append(
+            ConfigError(
+                where(("channels",)),
+                "channels",
+                None,
+                "no channel is configured and enabled, so nothing would be probed",
+                "configure channels.portal and/or channels.altinn (see config/kanari.yaml)",
+            )
+        )
+    for channel in Channel:
+        channel_settings = settings.channels.get(channel)
+        if channel_settings is None:
+            continue
+        final_hop = channel_settings.final_hop
+        if final_hop is not None and final_hop not in hops_of(channel):
+            location = ("channels", channel.value, "final_hop")
+            errors.append(no_such_hop(where(location), dotted(*location), channel, final_hop))
+        timing = Timing(
+            deadline=channel_settings.deadline,
+            normal_latency=channel_settings.normal_latency,
+            poll_interval=channel_settings.poll_interval,
+        )
+        problem = timing.problem()
+        if problem is not None:
+            location = ("channels", channel.value, "deadline")
+            errors.append(
+                ConfigError(
+                    where(location), dotted(*location), human(channel_settings.deadline), problem, timing.hint
+                )
+            )
+
+
+def channel_final_hop_is_valid(channel: Channel, channel_settings: ChannelSettings) -> bool:
+    """False when ``kanari.yaml`` sets a final hop the channel does not have (reported there once)."""
+    return channel_settings.final_hop is None or channel_settings.final_hop in hops_of(channel)
+
+
+def channel_timing_is_valid(channel_settings: ChannelSettings) -> bool:
+    """False when ``kanari.yaml``'s own deadline for the channel is too short (reported there once)."""
+    timing = Timing(
+        deadline=channel_settings.deadline,
+        normal_latency=channel_settings.normal_latency,
+        poll_interval=channel_settings.poll_interval,
+    )
+    return timing.problem() is None
+
+
+def no_such_hop(where: str, field: str, channel: Channel, hop: Hop) -> ConfigError:
+    """The error for a final hop that ``channel`` does not have."""
+    return ConfigError(
+        where,
+        field,
+        hop.value,
+        f"the {channel.value} channel has no hop '{hop.value}'",
+        "use one of " + ", ".join(h.value for h in hops_of(channel)),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """A route's deadline against what a healthy delivery needs: the channel's normal latency, plus
+    one status poll to see the hop, plus (for the final hop ``registered``) one read-back poll."""
+
+    deadline: float
+    normal_latency: float
+    poll_interval: float
+    readback_poll_interval: float | None = None
+
+    @property
+    def needed(self) -> float:
+        """The shortest deadline that does not report healthy canaries lost."""
+        return self.normal_latency + self.poll_interval + (self.readback_poll_interval or 0.0)
+
+    def problem(self) -> str | None:
+        """Why the deadline is too short, or ``None``."""
+        if self.deadline >= self.needed:
+            return None
+        polls = f"one status poll ({human(self.poll_interval)})"
+        if self.readback_poll_interval is not None:
+            polls += (
+                f" and one read-back poll ({human(self.readback_poll_interval)}), which a route "
+                "ending at 'registered' needs"
+            )
+        return (
+            f"shorter than the channel's normal latency ({human(self.normal_latency)}) plus {polls}, so "
+            "healthy canaries would be reported lost"
+        )
+
+    @property
+    def hint(self) -> str:
+        """How to fix a deadline that is too short."""
+        return (
+            f"set the deadline to at least {human(self.needed)}, or poll more often (normal_latency is the "
+            "slowest delivery a healthy route shows)"
+        )
