@@ -16,13 +16,21 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from probe.metrics import exposition
+
 JWKS_PATH = "/.well-known/kanari/keys.json"
+
+
+def render_metrics(registry: CollectorRegistry) -> bytes:
+    """The Prometheus text exposition of ``registry`` (what ``/metrics`` answers); Kanari's per-route
+    series come from their cached text (:func:`probe.metrics.exposition`)."""
+    return exposition(registry)
 
 
 def create_app(
@@ -40,7 +48,7 @@ def create_app(
                 status_code=401,
                 headers={"WWW-Authenticate": 'Basic realm="kanari"'},
             )
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(render_metrics(registry), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")

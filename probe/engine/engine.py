@@ -116,7 +116,8 @@ class Engine:
         sender = self._require_sender()
         now = self.clock.now()
         sender.apply_answers(now)
-        self.book.flush()
+        # No flush here: ``start_due`` flushes before any request leaves, so the answers and the new
+        # intents share one transaction (one fsync per tick instead of two), in the same order.
         sender.start_due(now)
 
     def poll_tick(self) -> None:
