@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from prometheus_client import CollectorRegistry
 
 from probe import __version__
-from probe.canary.marker import MarkerSigner, MarkerVerifier, jwks, load_public_key
+from probe.canary.marker import MarkerSigner, MarkerVerifier, jwks, load_public_key, load_signing_key
 from probe.channels.altinn import AltinnChannel
 from probe.channels.base import ChannelAdapter
 from probe.channels.portal import PortalChannel
@@ -204,9 +204,7 @@ def _certificate_chain(config: KanariConfig) -> list[Any]:
 
 def _marker_keys(config: KanariConfig) -> tuple[Ed25519PrivateKey, Mapping[str, Ed25519PublicKey]]:
     signing = config.settings.signing
-    key = load_private_key(config.path(signing.key_file), "signing.key_file", "kanari.yaml")
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError("kanari.yaml", "signing.key_file", str(signing.key_file), "not an Ed25519 key")
+    key = load_signing_key(config.path(signing.key_file), "signing.key_file", "kanari.yaml")
     public_keys: dict[str, Ed25519PublicKey] = {signing.key_id: key.public_key()}
     for previous in signing.previous_public_keys:
         public_keys[previous.key_id] = load_public_key(config.path(previous.public_key_file))

@@ -23,7 +23,6 @@ import dataclasses
 import json
 import os
 import re
-import stat
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -33,6 +32,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from probe.config.keyfiles import load_private_key
 from probe.errors import ConfigError, MarkerError
 from probe.hops import Channel
 
@@ -267,41 +267,25 @@ def generate_signing_key(path: Path) -> None:
         ) from None
 
 
-def load_signing_key(path: Path) -> Ed25519PrivateKey:
+def load_signing_key(
+    path: Path, field: str = "key_file", config_file: str | None = None
+) -> Ed25519PrivateKey:
     """The Ed25519 private key in ``path`` (PEM), refusing a file group or others can read.
 
-    Raises :class:`~probe.errors.ConfigError` naming the file, never its contents, when the file cannot be
-    read, is readable by others (``value`` is the mode, the hint the ``chmod``), or is not an Ed25519 key.
+    Raises :class:`~probe.errors.ConfigError` naming ``config_file`` (default the key file itself) and
+    ``field``, never the key's contents, when the file cannot be read, is readable by others, or is not
+    an Ed25519 key.
     """
-    try:
-        # Mode and contents come from the same open file, so a swap between check and read cannot pass.
-        with path.open("rb") as file:
-            mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
-            if mode & 0o077:
-                raise ConfigError(
-                    str(path),
-                    "key_file",
-                    oct(mode),
-                    "signing key file is readable by group or others",
-                    f"chmod 600 {path}",
-                )
-            data = file.read()
-    except OSError as error:
-        raise ConfigError(
-            str(path), "key_file", str(path), f"cannot read signing key file: {error.strerror}"
-        ) from None
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise ConfigError(
-            str(path),
-            "key_file",
-            str(path),
-            "not an unencrypted PEM private key",
-            "write one with `kanari keys generate`",
-        ) from None
+    config_file = config_file or str(path)
+    key = load_private_key(path, field, config_file)
     if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(str(path), "key_file", str(path), "not an Ed25519 private key")
+        raise ConfigError(
+            config_file,
+            field,
+            str(path),
+            "not an Ed25519 private key",
+            "write one with `kanari keys generate`",
+        )
     return key
 
 

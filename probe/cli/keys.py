@@ -8,10 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from probe.canary.marker import generate_signing_key, jwks
-from probe.config.keyfiles import load_private_key
+from probe.canary.marker import generate_signing_key, jwks, load_signing_key
 from probe.errors import KanariError
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -31,12 +28,9 @@ def command_generate(arguments: argparse.Namespace) -> int:
     """Write a key, then print the JWKS entry vendors will see, so it can be checked at once."""
     try:
         generate_signing_key(arguments.out)
-        key = load_private_key(arguments.out, "--out", str(arguments.out))
+        key = load_signing_key(arguments.out, "--out")
     except (KanariError, FileExistsError) as error:
         print(f"kanari keys generate: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    if not isinstance(key, Ed25519PrivateKey):  # pragma: no cover - generate_signing_key writes Ed25519
-        print("kanari keys generate: the written key is not Ed25519", file=sys.stderr)
         return EXIT_USAGE
     print(f"wrote {arguments.out}; set signing.key_file to it and signing.key_id to {arguments.key_id!r}")
     print(json.dumps(jwks({arguments.key_id: key.public_key()}), indent=2))

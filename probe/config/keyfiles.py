@@ -6,6 +6,7 @@ A private key that group or other users can read is as good as leaked, so Kanari
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -19,7 +20,18 @@ from probe.errors import ConfigError
 def read_private_key_bytes(path: Path, field: str, config_file: str) -> bytes:
     """The bytes of a private key file after checking it exists, is readable and is private (0600)."""
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        # Mode and contents come from the same open file, so a swap between check and read cannot pass.
+        with path.open("rb") as file:
+            mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
+            if mode & 0o077:
+                raise ConfigError(
+                    config_file,
+                    field,
+                    str(path),
+                    f"key file is readable by others (mode {oct(mode)})",
+                    f"chmod 600 {path}",
+                )
+            return file.read()
     except OSError as error:
         raise ConfigError(
             config_file,
@@ -28,18 +40,6 @@ def read_private_key_bytes(path: Path, field: str, config_file: str) -> bytes:
             f"cannot read key file: {error.strerror}",
             "check the path (relative paths are resolved against the config directory)",
         ) from None
-    if mode & 0o077:
-        raise ConfigError(
-            config_file,
-            field,
-            str(path),
-            f"key file is readable by others (mode {oct(mode)})",
-            f"chmod 600 {path}",
-        )
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise ConfigError(config_file, field, str(path), f"cannot read key file: {error.strerror}") from None
 
 
 def load_private_key(path: Path, field: str, config_file: str) -> PrivateKeyTypes:

@@ -377,13 +377,14 @@ def test_key_readable_by_others_is_refused(tmp_path, mode):
         load_signing_key(path)
 
     error = caught.value
-    assert (error.file, error.field, error.value) == (str(path), "key_file", oct(mode))
+    assert (error.file, error.field, error.value) == (str(path), "key_file", str(path))
+    assert f"readable by others (mode {oct(mode)})" in error.message
     assert error.hint == f"chmod 600 {path}"
     assert "PRIVATE KEY" not in str(error)
 
 
 def test_missing_key_file_is_a_config_error(tmp_path):
-    with pytest.raises(ConfigError, match="cannot read signing key file"):
+    with pytest.raises(ConfigError, match="cannot read key file"):
         load_signing_key(tmp_path / "absent.pem")
 
 
