@@ -162,6 +162,26 @@ def altinn_property_list(subject: CanarySubject) -> dict[str, str]:
     return {"kanariMarker": subject.marker, "kanariCanaryId": subject.canary_id}
 
 
+ALTINN_RECIPIENT_URN = "urn:altinn:organization:identifier-no:"
+
+
+def altinn_correspondence(subject: CanarySubject, resource_id: str, orgnr: str) -> dict[str, Any]:
+    """The JSON body of ``POST /correspondence/api/v1/correspondence`` for the canary, to the
+    organisation ``orgnr``. ``idempotentKey`` is the canary id, so a retried send gives 409 instead of
+    a second correspondence; ``sendersReference`` too, so an unanswered send can be looked up."""
+    return {
+        "correspondence": {
+            "resourceId": resource_id,
+            "sendersReference": subject.canary_id,
+            "content": altinn_content(subject),
+            "propertyList": altinn_property_list(subject),
+            "isConfirmationNeeded": False,
+        },
+        "recipients": [ALTINN_RECIPIENT_URN + orgnr],
+        "idempotentKey": subject.canary_id,
+    }
+
+
 def _clip(text: str) -> str:
     # A long municipality name must not push the banner out; the banner always fits at the start.
     if len(text) <= ALTINN_TEXT_LIMIT:

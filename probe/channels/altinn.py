@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 
-from probe.canary.content import CanarySubject, altinn_content, altinn_property_list
+from probe.canary.content import CanarySubject, altinn_correspondence
 from probe.channels.base import Observation, Sent, observation_from_events
 from probe.clock import Clock, parse_rfc3339
 from probe.config.models import AltinnSettings
@@ -30,7 +30,6 @@ HOP_ORDER = (Hop.PUBLISHED, Hop.FETCHED, Hop.READ)
 # Altinn tokens live 30 minutes; without a readable ``exp``, assume less.
 FALLBACK_TOKEN_LIFETIME = 600.0
 TOKEN_REFRESH_MARGIN = 60.0
-RECIPIENT_URN = "urn:altinn:organization:identifier-no:"
 
 
 class AltinnChannel:
@@ -70,17 +69,7 @@ class AltinnChannel:
 
     async def send(self, route: Route, subject: CanarySubject) -> Sent:
         """Send the correspondence; a 409 (same idempotentKey) means it was sent before: find it."""
-        body = {
-            "correspondence": {
-                "resourceId": self._settings.resource_id,
-                "sendersReference": subject.canary_id,
-                "content": altinn_content(subject),
-                "propertyList": altinn_property_list(subject),
-                "isConfirmationNeeded": False,
-            },
-            "recipients": [RECIPIENT_URN + route.orgnr],
-            "idempotentKey": subject.canary_id,
-        }
+        body = altinn_correspondence(subject, self._settings.resource_id, route.orgnr)
         try:
             answer = await self._upstream.json(
                 "POST",

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from probe.canary import cms
 from probe.canary.asice import build_asice
-from probe.canary.content import CanarySubject, altinn_content, altinn_property_list, portal_report
+from probe.canary.content import CanarySubject, altinn_correspondence, portal_report
 from probe.canary.identity import synthetic_fnr
 from probe.canary.marker import MarkerSigner
 from probe.canary.pdf import render_pdf
@@ -265,17 +265,7 @@ class Kit:
     def correspondence_body(self, kommunenummer: str, **changes: Any) -> tuple[dict[str, Any], str]:
         subject = self.subject(kommunenummer, Channel.ALTINN)
         orgnr = self.manifest.municipalities[kommunenummer].orgnr
-        body: dict[str, Any] = {
-            "correspondence": {
-                "resourceId": self.manifest.altinn.resource_id,
-                "sendersReference": subject.canary_id,
-                "content": altinn_content(subject),
-                "propertyList": altinn_property_list(subject),
-                "isConfirmationNeeded": False,
-            },
-            "recipients": [f"urn:altinn:organization:identifier-no:{orgnr}"],
-            "idempotentKey": subject.canary_id,
-        }
+        body = altinn_correspondence(subject, self.manifest.altinn.resource_id, orgnr)
         body.update(changes)
         return body, subject.canary_id
 

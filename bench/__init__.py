@@ -1,0 +1,1 @@
+"""Kanari's performance benchmark (``make bench``, ``python -m bench``); see README, Performance."""
