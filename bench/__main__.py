@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
 import dataclasses
 import json
 import os
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.procstat import pid_cpu_seconds
-from bench.registry import write_registry
+from bench.registry import MAX_MUNICIPALITIES, write_registry
 from bench.report import LAG_LIMIT, SizeFigures, derive, render_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,36 @@ class BenchError(Exception):
     """A child process of the benchmark failed; the message names it and ends with its stderr."""
 
 
+class Stopped(BaseException):
+    """The benchmark was told to stop (SIGTERM, SIGHUP); raised so every child is stopped on the way."""
+
+
+def _on_stop_signal(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """In a child before exec: get SIGTERM when the orchestrator dies, even by SIGKILL (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the orchestrator died before the line above
+        os._exit(1)
+
+
+def _spawn(command: list[str], output: Any) -> subprocess.Popen[bytes]:
+    parent = os.getpid()
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lambda: _die_with_parent(parent),  # noqa: PLW1509 - the orchestrator has one thread
+    )
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
@@ -115,7 +146,7 @@ def sandbox(registry: Path, state_dir: Path) -> Iterator[subprocess.Popen[bytes]
         str(SANDBOX_CPU),
     ]
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        process = _spawn(command, output)
     try:
         give_up = time.monotonic() + SANDBOX_START_TIMEOUT
         while not manifest.exists():
@@ -132,7 +163,7 @@ def run_child(module: str, arguments: list[str], out: Path, timeout: float) -> d
     log = out.with_suffix(".log")
     command = [sys.executable, "-m", module, *arguments, "--out", str(out)]
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)
+        process = _spawn(command, output)
         try:
             code = process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -255,7 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     plan = SMOKE if arguments.smoke else FULL
     if arguments.sizes:
         intervals = {size.routes: size.interval for size in FULL.sizes}
-        chosen = [int(text) for text in arguments.sizes.split(",") if text.strip()]
+        try:
+            chosen = [int(text) for text in arguments.sizes.split(",") if text.strip()]
+        except ValueError:
+            parser.error(f"--sizes: comma-separated whole numbers, not {arguments.sizes!r}")
+        if not chosen or any(n % 2 or not 2 <= n <= 2 * MAX_MUNICIPALITIES for n in chosen):
+            # Two routes (portal, altinn) per municipality, four-digit kommunenummer.
+            parser.error(f"--sizes: each N an even number of routes from 2 to {2 * MAX_MUNICIPALITIES}")
         # A size not in the plan runs at the target rate of 66.7 canaries/s.
         plan = dataclasses.replace(
             plan, sizes=tuple(Size(n, intervals.get(n, n / (20_000 / 300))) for n in chosen)
@@ -264,12 +301,19 @@ def main(argv: list[str] | None = None) -> int:
     work: Path = arguments.work
     work.mkdir(parents=True, exist_ok=True)
     print(f"kanari benchmark: sizes {', '.join(str(size.routes) for size in plan.sizes)}; state in {work}")
+    # SIGTERM and SIGHUP unwind like Ctrl-C, so the blocks that stop the children run.
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    signal.signal(signal.SIGHUP, _on_stop_signal)
     try:
         sizes = [measure_size(size, plan, work) for size in plan.sizes]
         points = sweep(plan, work)
     except BenchError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, Stopped) as error:
+        name = str(error) or "SIGINT"
+        print(f"benchmark stopped ({name}); every child process stopped", file=sys.stderr)
+        return 128 + signal.Signals[name].value
     elapsed = time.perf_counter() - began
     print()
     print(render_table(sizes, points))

@@ -1,0 +1,96 @@
+"""``python -m bench``'s own failure paths: a bad ``--sizes`` is a usage error naming the value, and
+a stop signal (even SIGKILL) leaves none of the processes it started running.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bench.__main__ import main
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ("abc", "--sizes: comma-separated whole numbers, not 'abc'"),
+        ("714,x", "--sizes: comma-separated whole numbers, not '714,x'"),
+        ("715", "--sizes: each N an even number of routes from 2 to 20000"),
+        ("0", "--sizes: each N an even number of routes from 2 to 20000"),
+        ("20002", "--sizes: each N an even number of routes from 2 to 20000"),
+        (",", "--sizes: each N an even number of routes from 2 to 20000"),
+    ],
+)
+def test_bad_sizes_are_a_usage_error_naming_the_value(sizes, message, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--sizes", sizes, "--work", str(tmp_path)])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing started
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", encoding="ascii") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
+def test_a_stopped_benchmark_leaves_no_child_running(stop, tmp_path):
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--work",
+            str(tmp_path),
+            "--out",
+            str(tmp_path / "r.json"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # Wait until the sandbox child is up (its manifest appears), so there is something to stop.
+    give_up = time.monotonic() + 60
+    children: list[int] = []
+    while time.monotonic() < give_up and not children:
+        children = _children(process.pid)
+        time.sleep(0.2)
+    assert children, "the benchmark started no child process"
+    process.send_signal(stop)
+    _, err = process.communicate(timeout=60)
+    if stop == signal.SIGKILL:  # no chance to clean up: the children get SIGTERM from the kernel
+        assert process.returncode == -signal.SIGKILL
+    else:
+        assert process.returncode == 128 + stop
+        assert f"benchmark stopped ({stop.name})" in err
+    give_up = time.monotonic() + 10
+    while time.monotonic() < give_up and any(_alive(child) for child in children):
+        time.sleep(0.1)
+    assert not any(_alive(child) for child in children)
