@@ -24,7 +24,7 @@ debian-packages:
 lint: $(STAMP)
 	$(BIN)/ruff check probe tests scripts bench
 	$(BIN)/ruff format --check probe tests scripts bench
-	$(BIN)/mypy --strict probe bench
+	$(BIN)/mypy --strict probe bench tests
 	$(BIN)/hadolint Dockerfile
 
 ## test: the whole suite (lint first, then pytest)

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,7 +14,11 @@ from probe.metrics import counter_keys
 
 
 def make(
-    canary_id: str, created_at: float, channel=Channel.PORTAL, municipality="4601", **fields
+    canary_id: str,
+    created_at: float,
+    channel: Channel = Channel.PORTAL,
+    municipality: str = "4601",
+    **fields: Any,
 ) -> CanaryRecord:
     record = CanaryRecord(
         id=canary_id,
@@ -30,13 +37,13 @@ def make(
 
 
 @pytest.fixture
-def ledger(tmp_path):
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
     store = Ledger(tmp_path / "ledger.sqlite3")
     yield store
     store.close()
 
 
-def test_round_trip_keeps_every_field(ledger):
+def test_round_trip_keeps_every_field(ledger: Ledger) -> None:
     record = make(
         "a",
         100.0,
@@ -59,20 +66,20 @@ def test_round_trip_keeps_every_field(ledger):
     assert ledger.get("a") == record
 
 
-def test_wal_and_full_sync(ledger, tmp_path):
+def test_wal_and_full_sync(ledger: Ledger, tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "ledger.sqlite3")
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     # synchronous is per connection; check the ledger's own.
     assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
 
 
-def test_open_records_and_last_created(ledger):
+def test_open_records_and_last_created(ledger: Ledger) -> None:
     ledger.save([make("a", 10.0), make("b", 20.0, state="closed"), make("c", 30.0, channel=Channel.ALTINN)])
     assert [r.id for r in ledger.open_records()] == ["a", "c"]
     assert ledger.last_created() == {(Channel.PORTAL, "4601"): 20.0, (Channel.ALTINN, "4601"): 30.0}
 
 
-def test_counts_match_counter_keys_of_every_record(ledger):
+def test_counts_match_counter_keys_of_every_record(ledger: Ledger) -> None:
     records = [
         make("intent", 1.0),
         make("sent", 2.0, state="in_flight", upstream_id="u"),
@@ -99,7 +106,7 @@ def test_counts_match_counter_keys_of_every_record(ledger):
         make("unknown", 6.0, state="closed", failure_reason="rate_limited", verdict=Verdict.UNKNOWN),
     ]
     ledger.save(records)
-    expected: dict = {}
+    expected: dict[tuple[str, ...], int] = {}
     for record in records:
         for name, labels in counter_keys(record):
             key = (
@@ -114,7 +121,7 @@ def test_counts_match_counter_keys_of_every_record(ledger):
     assert ledger.counts() == expected
 
 
-def test_prune_folds_counts_so_they_never_go_backwards(ledger):
+def test_prune_folds_counts_so_they_never_go_backwards(ledger: Ledger) -> None:
     ledger.save(
         [
             make("old", 1.0, state="closed", upstream_id="u", verdict=Verdict.DELIVERED),
@@ -129,7 +136,7 @@ def test_prune_folds_counts_so_they_never_go_backwards(ledger):
     assert ledger.counts() == before
 
 
-def test_latest_per_route_and_newest_delivered(ledger):
+def test_latest_per_route_and_newest_delivered(ledger: Ledger) -> None:
     ledger.save(
         [
             make("d1", 1.0, state="closed", verdict=Verdict.DELIVERED),
@@ -142,11 +149,11 @@ def test_latest_per_route_and_newest_delivered(ledger):
     assert [r.id for r in ledger.latest_per_route()[(Channel.PORTAL, "4601")]] == ["f4", "l3"]
 
 
-def test_unopenable_ledger_is_a_ledger_error(tmp_path):
+def test_unopenable_ledger_is_a_ledger_error(tmp_path: Path) -> None:
     (tmp_path / "dir").mkdir()
     with pytest.raises(LedgerError, match="cannot open ledger"):
         Ledger(tmp_path / "dir")
 
 
-def test_writable(ledger):
+def test_writable(ledger: Ledger) -> None:
     assert ledger.writable()

@@ -4,6 +4,8 @@ import asyncio
 import base64
 import datetime as dt
 import urllib.parse
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import jwt
@@ -28,8 +30,8 @@ pytestmark = pytest.mark.anyio
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
-def settings(**overrides) -> MaskinportenSettings:
-    values = {
+def settings(**overrides: Any) -> MaskinportenSettings:
+    values: dict[str, Any] = {
         "token_url": TOKEN_URL,
         "audience": AUDIENCE,
         "client_id": "kanari-test",
@@ -40,18 +42,18 @@ def settings(**overrides) -> MaskinportenSettings:
 
 
 @pytest.fixture
-def clock():
+def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-async def client(clock):
+async def client(clock: FakeClock) -> AsyncIterator[MaskinportenClient]:
     async with httpx.AsyncClient() as http:
         upstream = Upstream("maskinporten", http, clock, concurrency=4, timeout=5, max_response_bytes=65536)
         yield MaskinportenClient(settings(), KEY, upstream, clock)
 
 
-def assertion_of(request: httpx.Request) -> tuple[dict, dict]:
+def assertion_of(request: httpx.Request) -> tuple[dict[str, Any], dict[str, Any]]:
     form = urllib.parse.parse_qs(request.content.decode())
     assert form["grant_type"] == [GRANT_TYPE]
     token = form["assertion"][0]
@@ -75,7 +77,7 @@ def granted(token: str = "at-1", expires_in: int = 120) -> httpx.Response:
 
 
 @respx.mock
-async def test_grant_assertion_follows_the_contract(client, clock):
+async def test_grant_assertion_follows_the_contract(client: MaskinportenClient, clock: FakeClock) -> None:
     route = respx.post(TOKEN_URL).mock(return_value=granted())
     assert await client.token(["ks:fiks"]) == "at-1"
     header, claims = assertion_of(route.calls.last.request)
@@ -89,7 +91,7 @@ async def test_grant_assertion_follows_the_contract(client, clock):
 
 
 @respx.mock
-async def test_each_assertion_has_a_new_jti(client):
+async def test_each_assertion_has_a_new_jti(client: MaskinportenClient) -> None:
     route = respx.post(TOKEN_URL).mock(side_effect=[granted("a"), granted("b")])
     await client.token(["ks:fiks"])
     await client.token(["ks:fiks"], fresh=True)
@@ -98,7 +100,9 @@ async def test_each_assertion_has_a_new_jti(client):
 
 
 @respx.mock
-async def test_cached_until_shortly_before_expiry_then_renewed(client, clock):
+async def test_cached_until_shortly_before_expiry_then_renewed(
+    client: MaskinportenClient, clock: FakeClock
+) -> None:
     route = respx.post(TOKEN_URL).mock(side_effect=[granted("first", 120), granted("second", 120)])
     assert await client.token(["ks:fiks"]) == "first"
     clock.advance(120 - 30 - 1)  # refresh margin is 30 s
@@ -109,7 +113,7 @@ async def test_cached_until_shortly_before_expiry_then_renewed(client, clock):
 
 
 @respx.mock
-async def test_one_grant_for_many_concurrent_callers_per_scope_set(client):
+async def test_one_grant_for_many_concurrent_callers_per_scope_set(client: MaskinportenClient) -> None:
     route = respx.post(TOKEN_URL).mock(return_value=granted())
     tokens = await asyncio.gather(*(client.token(["b", "a"]) for _ in range(20)), client.token(["a", "b"]))
     assert set(tokens) == {"at-1"}
@@ -119,7 +123,7 @@ async def test_one_grant_for_many_concurrent_callers_per_scope_set(client):
 
 
 @respx.mock
-async def test_x5c_mode_sends_the_chain_instead_of_kid(clock):
+async def test_x5c_mode_sends_the_chain_instead_of_kid(clock: FakeClock) -> None:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kanari")])
     now = dt.datetime.now(dt.UTC)
     certificate = (
@@ -144,7 +148,7 @@ async def test_x5c_mode_sends_the_chain_instead_of_kid(clock):
 
 
 @respx.mock
-async def test_refused_grant_is_an_auth_error_without_the_assertion_in_it(client):
+async def test_refused_grant_is_an_auth_error_without_the_assertion_in_it(client: MaskinportenClient) -> None:
     respx.post(TOKEN_URL).respond(
         400, json={"error": "invalid_grant", "error_description": "Invalid assertion"}
     )
@@ -155,7 +159,7 @@ async def test_refused_grant_is_an_auth_error_without_the_assertion_in_it(client
 
 
 @respx.mock
-async def test_maskinporten_down_is_an_upstream_error(client):
+async def test_maskinporten_down_is_an_upstream_error(client: MaskinportenClient) -> None:
     respx.post(TOKEN_URL).respond(503)
     with pytest.raises(UpstreamError) as error:
         await client.token(["ks:fiks"])
@@ -174,13 +178,13 @@ async def test_maskinporten_down_is_an_upstream_error(client):
     ],
 )
 @respx.mock
-async def test_malformed_token_answers(client, body):
+async def test_malformed_token_answers(client: MaskinportenClient, body: object) -> None:
     respx.post(TOKEN_URL).respond(200, json=body)
     with pytest.raises(InvalidResponseError):
         await client.token(["ks:fiks"])
 
 
-def test_settings_refuse_both_or_neither_key_kind_and_long_assertions():
+def test_settings_refuse_both_or_neither_key_kind_and_long_assertions() -> None:
     with pytest.raises(ValueError, match="exactly one of key_id"):
         settings(certificate_chain_file="chain.pem")
     with pytest.raises(ValueError, match="exactly one of key_id"):

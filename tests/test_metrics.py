@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -16,7 +17,7 @@ LABELS = {"channel": "portal", "municipality": "4601", "vendor": "nordlys"}
 
 
 @pytest.fixture
-def metrics():
+def metrics() -> Metrics:
     instance = Metrics(CollectorRegistry(), geometric_buckets(15, 900))
     instance.set_routes([ROUTE])
     return instance
@@ -26,12 +27,12 @@ def value(metrics: Metrics, name: str, **labels: str) -> float | None:
     return metrics.registry.get_sample_value(name, labels)
 
 
-def record(**fields) -> CanaryRecord:
+def record(**fields: Any) -> CanaryRecord:
     base = CanaryRecord("c", Channel.PORTAL, "4601", "nordlys", None, Hop.REGISTERED, 0.0, 900.0, "m")
     return dataclasses.replace(base, **fields)
 
 
-def test_every_route_series_exists_at_start_with_zero(metrics):
+def test_every_route_series_exists_at_start_with_zero(metrics: Metrics) -> None:
     assert value(metrics, "kanari_canaries_sent_total", **LABELS) == 0
     for verdict in Verdict:
         assert value(metrics, "kanari_canaries_resolved_total", **LABELS, verdict=verdict.value) == 0
@@ -51,7 +52,7 @@ def test_every_route_series_exists_at_start_with_zero(metrics):
     assert value(metrics, "kanari_route_deadline_seconds", channel="portal", municipality="4601") == 900
 
 
-def test_a_route_that_leaves_the_configuration_loses_its_series(metrics):
+def test_a_route_that_leaves_the_configuration_loses_its_series(metrics: Metrics) -> None:
     lost = record(state="resolved", verdict=Verdict.LOST, blamed_hop=Hop.RECEIPTED, blamed_owner=Owner.VENDOR)
     metrics.count(lost, {("resolved", ("lost",))})
     metrics.set_routes([])
@@ -60,13 +61,13 @@ def test_a_route_that_leaves_the_configuration_loses_its_series(metrics):
     assert value(metrics, "kanari_route_deadline_seconds", channel="portal", municipality="4601") is None
 
 
-def test_a_vendor_change_moves_the_series(metrics):
+def test_a_vendor_change_moves_the_series(metrics: Metrics) -> None:
     metrics.set_routes([dataclasses.replace(ROUTE, vendor="fjordsys")])
     assert value(metrics, "kanari_canaries_sent_total", **LABELS) is None
     assert value(metrics, "kanari_canaries_sent_total", **{**LABELS, "vendor": "fjordsys"}) == 0
 
 
-def test_counter_keys_follow_the_record():
+def test_counter_keys_follow_the_record() -> None:
     assert counter_keys(record()) == set()
     assert counter_keys(record(state="in_flight")) == {("sent", ())}
     failed = record(
@@ -92,7 +93,7 @@ def test_counter_keys_follow_the_record():
     }
 
 
-def test_restore_sets_counters_from_ledger_totals_only_for_configured_routes(metrics):
+def test_restore_sets_counters_from_ledger_totals_only_for_configured_routes(metrics: Metrics) -> None:
     metrics.restore({
         ("resolved", "portal", "4601", "nordlys", "delivered", ""): 41,
         ("undelivered", "portal", "4601", "nordlys", "registered", "vendor"): 2,
@@ -105,7 +106,7 @@ def test_restore_sets_counters_from_ledger_totals_only_for_configured_routes(met
     assert value(metrics, "kanari_canaries_resolved_total", **oslo, verdict="delivered") is None
 
 
-def test_last_delivery_gauges_only_move_forward(metrics):
+def test_last_delivery_gauges_only_move_forward(metrics: Metrics) -> None:
     metrics.delivered(record(created_at=100.0), 160.0)
     metrics.set_last_delivery(record(created_at=10.0), 50.0)  # older: ignored
     assert value(metrics, "kanari_last_delivered_timestamp_seconds", **LABELS) == 160.0
@@ -113,6 +114,6 @@ def test_last_delivery_gauges_only_move_forward(metrics):
     assert value(metrics, "kanari_delivery_seconds_count", channel="portal", vendor="nordlys") == 1
 
 
-def test_buckets_double_from_the_poll_period_to_the_longest_deadline():
+def test_buckets_double_from_the_poll_period_to_the_longest_deadline() -> None:
     assert geometric_buckets(15, 900) == (15, 30, 60, 120, 240, 480, 900)
     assert geometric_buckets(60, 60) == (60,)

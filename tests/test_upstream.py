@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import email.utils
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
@@ -15,18 +16,18 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def clock():
+def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-async def upstream(clock):
+async def upstream(clock: FakeClock) -> AsyncIterator[Upstream]:
     async with httpx.AsyncClient() as client:
         yield Upstream("portal", client, clock, concurrency=4, timeout=5.0, max_response_bytes=2048)
 
 
-def tokens():
-    issued = []
+def tokens() -> tuple[Callable[[bool], Awaitable[str]], list[bool]]:
+    issued: list[bool] = []
 
     async def token(fresh: bool) -> str:
         issued.append(fresh)
@@ -36,7 +37,7 @@ def tokens():
 
 
 @respx.mock
-async def test_json_answer_and_bearer_token(upstream):
+async def test_json_answer_and_bearer_token(upstream: Upstream) -> None:
     route = respx.get(URL).respond(json={"ok": True})
     token, _ = tokens()
     assert await upstream.json("GET", URL, backoff_key="4601", token=token) == {"ok": True}
@@ -45,7 +46,7 @@ async def test_json_answer_and_bearer_token(upstream):
 
 
 @respx.mock
-async def test_401_is_retried_once_with_a_fresh_token(upstream):
+async def test_401_is_retried_once_with_a_fresh_token(upstream: Upstream) -> None:
     route = respx.get(URL).mock(side_effect=[httpx.Response(401), httpx.Response(200, json=[])])
     token, issued = tokens()
     assert await upstream.json("GET", URL, backoff_key="k", token=token) == []
@@ -54,7 +55,7 @@ async def test_401_is_retried_once_with_a_fresh_token(upstream):
 
 
 @respx.mock
-async def test_second_401_and_403_are_auth_errors(upstream):
+async def test_second_401_and_403_are_auth_errors(upstream: Upstream) -> None:
     respx.get(URL).respond(401)
     token, issued = tokens()
     with pytest.raises(AuthError) as error:
@@ -67,7 +68,7 @@ async def test_second_401_and_403_are_auth_errors(upstream):
 
 
 @respx.mock
-async def test_429_holds_back_that_key_only(upstream, clock):
+async def test_429_holds_back_that_key_only(upstream: Upstream, clock: FakeClock) -> None:
     route = respx.get(URL).respond(429, headers={"Retry-After": "30"})
     with pytest.raises(RateLimitedError) as error:
         await upstream.json("GET", URL, backoff_key="4601")
@@ -81,7 +82,7 @@ async def test_429_holds_back_that_key_only(upstream, clock):
     assert await upstream.json("GET", URL, backoff_key="4601") == {}
 
 
-def test_retry_after_forms_and_bounds():
+def test_retry_after_forms_and_bounds() -> None:
     now = 1_000_000.0
     assert parse_retry_after("12", now) == 12
     date = email.utils.formatdate(now + 40, usegmt=True)
@@ -95,7 +96,7 @@ def test_retry_after_forms_and_bounds():
     ("status", "reason"), [(400, Reason.HTTP_4XX), (404, Reason.HTTP_4XX), (503, Reason.HTTP_5XX)]
 )
 @respx.mock
-async def test_http_errors_have_bounded_reasons(upstream, status, reason):
+async def test_http_errors_have_bounded_reasons(upstream: Upstream, status: int, reason: Reason) -> None:
     respx.get(URL).respond(status, text="<html>secret internals</html>")
     with pytest.raises(UpstreamError) as error:
         await upstream.json("GET", URL, backoff_key="k")
@@ -116,7 +117,9 @@ async def test_http_errors_have_bounded_reasons(upstream, status, reason):
     ],
 )
 @respx.mock
-async def test_transport_failures(upstream, exception, reason, maybe_processed):
+async def test_transport_failures(
+    upstream: Upstream, exception: Exception, reason: Reason, maybe_processed: bool
+) -> None:
     respx.post(URL).mock(side_effect=exception)
     with pytest.raises(UpstreamError) as error:
         await upstream.json("POST", URL, backoff_key="k")
@@ -125,7 +128,7 @@ async def test_transport_failures(upstream, exception, reason, maybe_processed):
 
 
 @respx.mock
-async def test_huge_and_malformed_answers_are_invalid_responses(upstream):
+async def test_huge_and_malformed_answers_are_invalid_responses(upstream: Upstream) -> None:
     respx.get(URL).respond(200, content=b"[" + b"1," * 5000 + b"1]")
     with pytest.raises(InvalidResponseError, match="larger than 2048 bytes"):
         await upstream.json("GET", URL, backoff_key="k")
@@ -136,7 +139,7 @@ async def test_huge_and_malformed_answers_are_invalid_responses(upstream):
 
 
 @respx.mock
-async def test_a_token_that_cannot_be_had_is_an_auth_failure_of_this_upstream(upstream):
+async def test_a_token_that_cannot_be_had_is_an_auth_failure_of_this_upstream(upstream: Upstream) -> None:
     async def broken(fresh: bool) -> str:
         raise UpstreamError("maskinporten", Reason.CONNECT, "down")
 

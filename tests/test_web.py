@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import httpx
 import pytest
 from prometheus_client import CollectorRegistry, Counter
@@ -11,14 +13,16 @@ pytestmark = pytest.mark.anyio
 JWKS = {"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "abc", "kid": "kanari-1"}]}
 
 
-def client(ready=None, basic_auth=None) -> httpx.AsyncClient:
+def client(
+    ready: Callable[[], Mapping[str, bool]] | None = None, basic_auth: tuple[str, str] | None = None
+) -> httpx.AsyncClient:
     registry = CollectorRegistry()
     Counter("kanari_example", "An example.", registry=registry).inc()
     app = create_app(registry, ready or (lambda: {"scheduler": True, "ledger": True}), JWKS, basic_auth)
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe")
 
 
-async def test_health_readiness_keys_and_metrics():
+async def test_health_readiness_keys_and_metrics() -> None:
     async with client() as http:
         assert (await http.get("/healthz")).status_code == 200
         ready = await http.get("/readyz")
@@ -31,7 +35,7 @@ async def test_health_readiness_keys_and_metrics():
         assert metrics.headers["content-type"].startswith("text/plain")
 
 
-async def test_not_ready_names_the_failing_condition():
+async def test_not_ready_names_the_failing_condition() -> None:
     async with client(ready=lambda: {"scheduler": False, "ledger": True}) as http:
         answer = await http.get("/readyz")
         assert answer.status_code == 503
@@ -47,7 +51,7 @@ async def test_not_ready_names_the_failing_condition():
         (("prometheus", "s3cret"), 200),
     ],
 )
-async def test_metrics_basic_auth(auth, status):
+async def test_metrics_basic_auth(auth: tuple[str, str] | None, status: int) -> None:
     async with client(basic_auth=("prometheus", "s3cret")) as http:
         answer = await http.get("/metrics", auth=auth)
         assert answer.status_code == status
@@ -59,7 +63,7 @@ async def test_metrics_basic_auth(auth, status):
         assert (await http.get(JWKS_PATH)).status_code == 200
 
 
-async def test_garbled_authorization_headers_are_refused():
+async def test_garbled_authorization_headers_are_refused() -> None:
     async with client(basic_auth=("prometheus", "s3cret")) as http:
         for header in ("Basic !!!", "Basic " + "w6bDuA==", "Bearer token", "Basic"):
             assert (await http.get("/metrics", headers={"Authorization": header})).status_code == 401

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import jsonschema  # type: ignore[import-untyped]  # no stubs; used through two calls
+import jsonschema
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT201909
 

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,7 +28,9 @@ from tests.conftest import ROOT
         (",", "--sizes: each N an even number of routes from 2 to 20000"),
     ],
 )
-def test_bad_sizes_are_a_usage_error_naming_the_value(sizes, message, tmp_path, capsys):
+def test_bad_sizes_are_a_usage_error_naming_the_value(
+    sizes: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(["--sizes", sizes, "--work", str(tmp_path)])
     assert stopped.value.code == 2
@@ -59,7 +62,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
-def test_a_stopped_benchmark_leaves_no_child_running(stop, tmp_path):
+def test_a_stopped_benchmark_leaves_no_child_running(stop: signal.Signals, tmp_path: Path) -> None:
     process = subprocess.Popen(
         [
             sys.executable,

@@ -9,6 +9,7 @@ that leaves, and label values that need escaping.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -44,17 +45,17 @@ def same_as_generate_latest(metrics: Metrics) -> None:
     assert list(text_string_to_metric_families(fast.decode()))
 
 
-def record(route: Route, **fields) -> CanaryRecord:
+def record(route: Route, **fields: Any) -> CanaryRecord:
     base = CanaryRecord("c", route.channel, route.kommunenummer, route.vendor, None, route.final_hop, 10.0,
                         900.0, "m")  # fmt: skip
     return dataclasses.replace(base, **fields)
 
 
-def test_fresh_routes_render_identically():
+def test_fresh_routes_render_identically() -> None:
     same_as_generate_latest(metrics_with(PORTAL, ODD))
 
 
-def test_counts_restores_and_gauges_render_identically():
+def test_counts_restores_and_gauges_render_identically() -> None:
     metrics = metrics_with(PORTAL, ODD)
     exposition(metrics.registry)  # fill the cache, so the changes below must invalidate it
     metrics.count(record(PORTAL), {("sent", ()), ("resolved", (Verdict.DELIVERED.value,))})
@@ -70,7 +71,7 @@ def test_counts_restores_and_gauges_render_identically():
     assert sample("kanari_last_delivered_timestamp_seconds", labels) == 1_767_225_612.5
 
 
-def test_changed_and_removed_routes_render_identically():
+def test_changed_and_removed_routes_render_identically() -> None:
     metrics = metrics_with(PORTAL, ODD)
     metrics.count(record(PORTAL), {("sent", ())})
     exposition(metrics.registry)

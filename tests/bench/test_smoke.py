@@ -8,6 +8,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,7 @@ from tests.conftest import ROOT
 pytestmark = pytest.mark.slow
 
 
-def test_smoke_bench_prints_the_table_and_writes_every_figure(tmp_path):
+def test_smoke_bench_prints_the_table_and_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--work", str(tmp_path / "work"), "--out", str(out)],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import random
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -27,34 +29,40 @@ def signing_key() -> Ed25519PrivateKey:
 
 
 @pytest.fixture
-def signer(signing_key) -> MarkerSigner:
+def signer(signing_key: Ed25519PrivateKey) -> MarkerSigner:
     return MarkerSigner(signing_key, "kanari-1")
 
 
-def make_subject(signer: MarkerSigner, **changes) -> CanarySubject:
-    fields = {
-        "canary_id": CANARY_ID,
-        "channel": Channel.PORTAL,
-        "kommunenummer": "4601",
-        "kommunenavn": "Bergen",
-        "bydelsnummer": "02",
-        "bydelsnavn": "Bergenhus",
-        "created_at": float(NOW),
-        "child_fnr": synthetic_fnr(random.Random(7), dt.date(2016, 5, 17)),
-    }
-    fields.update(changes)
-    marker = signer.sign(
-        fields["canary_id"], fields["channel"], fields["kommunenummer"], int(fields["created_at"])
+def make_subject(signer: MarkerSigner, **changes: Any) -> CanarySubject:
+    """A canary subject for Bergen, with ``changes`` applied and then signed."""
+    unsigned = CanarySubject(
+        canary_id=CANARY_ID,
+        channel=Channel.PORTAL,
+        kommunenummer="4601",
+        kommunenavn="Bergen",
+        bydelsnummer="02",
+        bydelsnavn="Bergenhus",
+        marker="",
+        created_at=float(NOW),
+        child_fnr=synthetic_fnr(random.Random(7), dt.date(2016, 5, 17)),
     )
-    return CanarySubject(marker=marker, **fields)
+    unsigned = dataclasses.replace(unsigned, **changes)
+    marker = signer.sign(
+        unsigned.canary_id, unsigned.channel, unsigned.kommunenummer, int(unsigned.created_at)
+    )
+    return dataclasses.replace(unsigned, marker=marker)
 
 
 @pytest.fixture
-def subject(signer) -> CanarySubject:
+def subject(signer: MarkerSigner) -> CanarySubject:
     return make_subject(signer)
 
 
-def make_recipient(common_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+# A Fiks IO recipient: the private key that decrypts and the certificate senders encrypt to.
+Recipient = tuple[rsa.RSAPrivateKey, x509.Certificate]
+
+
+def make_recipient(common_name: str) -> Recipient:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -72,10 +80,10 @@ def make_recipient(common_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificat
 
 
 @pytest.fixture(scope="session")
-def recipient() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def recipient() -> Recipient:
     return make_recipient("Fiktiv fagsystem Fiks IO")
 
 
 @pytest.fixture(scope="session")
-def other_recipient() -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+def other_recipient() -> Recipient:
     return make_recipient("Fiktiv annen mottaker")

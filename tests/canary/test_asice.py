@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+from collections.abc import Iterable, Mapping
 from xml.etree import ElementTree
 
 import pytest
@@ -13,6 +14,8 @@ from probe.canary.asice import ASICE_MIMETYPE, build_asice, read_asice
 from probe.errors import AsiceError
 
 MANIFEST_NS = "{urn:oasis:names:tc:opendocument:xmlns:manifest:1.0}"
+# A zip entry written as-is: (name, data, compression).
+Entry = tuple[str, bytes, int]
 FILES = {"bekymringsmelding.json": b'{"kommunenummer": "4601"}', "bekymringsmelding.pdf": b"%PDF-1.4 fiktiv"}
 
 
@@ -29,7 +32,7 @@ def manifest_for(*names: str) -> bytes:
     ).encode()
 
 
-def make_zip(entries, *, mimetype_extra: bytes = b"") -> bytes:
+def make_zip(entries: Iterable[Entry], *, mimetype_extra: bytes = b"") -> bytes:
     """A zip of ``(name, data, compression)`` entries in order, written without any checks."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive, warnings.catch_warnings():
@@ -43,7 +46,7 @@ def make_zip(entries, *, mimetype_extra: bytes = b"") -> bytes:
     return buffer.getvalue()
 
 
-def valid_entries(files=FILES):
+def valid_entries(files: Mapping[str, bytes] = FILES) -> list[Entry]:
     return [
         ("mimetype", ASICE_MIMETYPE, zipfile.ZIP_STORED),
         *[(name, data, zipfile.ZIP_DEFLATED) for name, data in files.items()],
@@ -54,7 +57,7 @@ def valid_entries(files=FILES):
 # Building -----------------------------------------------------------------------------------------------
 
 
-def test_mimetype_is_first_stored_without_extra_field_at_a_fixed_offset():
+def test_mimetype_is_first_stored_without_extra_field_at_a_fixed_offset() -> None:
     container = build_asice(FILES)
     first = zipfile.ZipFile(io.BytesIO(container)).infolist()[0]
 
@@ -70,14 +73,14 @@ def test_mimetype_is_first_stored_without_extra_field_at_a_fixed_offset():
     assert container[38 : 38 + len(ASICE_MIMETYPE)] == ASICE_MIMETYPE
 
 
-def test_files_are_deflated_in_order_then_the_manifest():
+def test_files_are_deflated_in_order_then_the_manifest() -> None:
     entries = zipfile.ZipFile(io.BytesIO(build_asice(FILES))).infolist()
 
     assert [entry.filename for entry in entries] == ["mimetype", *FILES, "META-INF/manifest.xml"]
     assert all(entry.compress_type == zipfile.ZIP_DEFLATED for entry in entries[1:])
 
 
-def test_manifest_lists_every_file_with_its_media_type():
+def test_manifest_lists_every_file_with_its_media_type() -> None:
     files = {**FILES, "vedlegg/bilde.png": b"\x89PNG"}
     archive = zipfile.ZipFile(io.BytesIO(build_asice(files)))
 
@@ -96,7 +99,7 @@ def test_manifest_lists_every_file_with_its_media_type():
     }
 
 
-def test_container_round_trips_and_is_reproducible():
+def test_container_round_trips_and_is_reproducible() -> None:
     container = build_asice(FILES)
 
     assert read_asice(container) == FILES
@@ -107,7 +110,7 @@ def test_container_round_trips_and_is_reproducible():
     "name",
     ["mimetype", "META-INF/manifest.xml", "META-INF/signatures.xml", "../x", "/abs", "a\\b", "a\x00b", ""],
 )
-def test_building_with_reserved_or_unsafe_names_is_refused(name):
+def test_building_with_reserved_or_unsafe_names_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="cannot add"):
         build_asice({name: b"x"})
 
@@ -115,17 +118,17 @@ def test_building_with_reserved_or_unsafe_names_is_refused(name):
 # Reading: everything that is not a valid container is refused -------------------------------------------
 
 
-def test_valid_hand_made_container_is_read():
+def test_valid_hand_made_container_is_read() -> None:
     assert read_asice(make_zip(valid_entries())) == FILES
 
 
 @pytest.mark.parametrize("data", [b"", b"not a zip at all", b"PK\x03\x04" + b"\x00" * 40])
-def test_not_a_zip_is_refused(data):
+def test_not_a_zip_is_refused(data: bytes) -> None:
     with pytest.raises(AsiceError, match="not a zip archive"):
         read_asice(data)
 
 
-def test_empty_zip_is_refused():
+def test_empty_zip_is_refused() -> None:
     with pytest.raises(AsiceError, match="empty"):
         read_asice(make_zip([]))
 
@@ -133,7 +136,7 @@ def test_empty_zip_is_refused():
 @pytest.mark.parametrize(
     "content", [b"application/zip", ASICE_MIMETYPE + b"\n", b"application/vnd.etsi.asic-s+zip", b""]
 )
-def test_wrong_mimetype_is_refused(content):
+def test_wrong_mimetype_is_refused(content: bytes) -> None:
     entries = valid_entries()
     entries[0] = ("mimetype", content, zipfile.ZIP_STORED)
 
@@ -141,7 +144,7 @@ def test_wrong_mimetype_is_refused(content):
         read_asice(make_zip(entries))
 
 
-def test_mimetype_not_first_is_refused():
+def test_mimetype_not_first_is_refused() -> None:
     entries = valid_entries()
     entries[0], entries[1] = entries[1], entries[0]
 
@@ -149,12 +152,12 @@ def test_mimetype_not_first_is_refused():
         read_asice(make_zip(entries))
 
 
-def test_missing_mimetype_is_refused():
+def test_missing_mimetype_is_refused() -> None:
     with pytest.raises(AsiceError, match="first entry is not 'mimetype'"):
         read_asice(make_zip(valid_entries()[1:]))
 
 
-def test_compressed_mimetype_is_refused():
+def test_compressed_mimetype_is_refused() -> None:
     entries = valid_entries()
     entries[0] = ("mimetype", ASICE_MIMETYPE, zipfile.ZIP_DEFLATED)
 
@@ -162,23 +165,23 @@ def test_compressed_mimetype_is_refused():
         read_asice(make_zip(entries))
 
 
-def test_mimetype_with_extra_field_is_refused():
+def test_mimetype_with_extra_field_is_refused() -> None:
     with pytest.raises(AsiceError, match="'mimetype' has an extra field"):
         read_asice(make_zip(valid_entries(), mimetype_extra=b"\xca\xfe\x00\x00"))
 
 
-def test_mimetype_preceded_by_other_data_is_refused():
+def test_mimetype_preceded_by_other_data_is_refused() -> None:
     """A valid container behind a prefix (zip readers tolerate one): the type is no longer at byte 38."""
     with pytest.raises(AsiceError, match="not at the start"):
         read_asice(b"junk" * 10 + build_asice(FILES))
 
 
-def test_missing_manifest_is_refused():
+def test_missing_manifest_is_refused() -> None:
     with pytest.raises(AsiceError, match=r"META-INF/manifest\.xml is missing"):
         read_asice(make_zip(valid_entries()[:-1]))
 
 
-def test_manifest_that_omits_a_file_is_refused():
+def test_manifest_that_omits_a_file_is_refused() -> None:
     entries = valid_entries()
     entries[-1] = ("META-INF/manifest.xml", manifest_for("bekymringsmelding.json"), zipfile.ZIP_DEFLATED)
 
@@ -186,7 +189,7 @@ def test_manifest_that_omits_a_file_is_refused():
         read_asice(make_zip(entries))
 
 
-def test_manifest_that_lists_a_missing_file_is_refused():
+def test_manifest_that_lists_a_missing_file_is_refused() -> None:
     entries = valid_entries()
     entries[-1] = ("META-INF/manifest.xml", manifest_for(*FILES, "borte.pdf"), zipfile.ZIP_DEFLATED)
 
@@ -216,7 +219,7 @@ def test_manifest_that_lists_a_missing_file_is_refused():
         ),
     ],
 )
-def test_unreadable_or_hostile_manifest_is_refused(manifest, problem):
+def test_unreadable_or_hostile_manifest_is_refused(manifest: bytes, problem: str) -> None:
     entries = valid_entries()
     entries[-1] = ("META-INF/manifest.xml", manifest, zipfile.ZIP_DEFLATED)
 
@@ -228,14 +231,14 @@ def test_unreadable_or_hostile_manifest_is_refused(manifest, problem):
     "name",
     ["../../etc/passwd", "/etc/passwd", "a/../../b", "./a", "a//b", "C:/Windows/x", "c:x", "a\\..\\b"],
 )
-def test_path_traversal_names_are_refused(name):
+def test_path_traversal_names_are_refused(name: str) -> None:
     entries = valid_entries({**FILES, name: b"evil"})
 
     with pytest.raises(AsiceError, match="unsafe entry name"):
         read_asice(make_zip(entries))
 
 
-def test_duplicate_names_are_refused():
+def test_duplicate_names_are_refused() -> None:
     entries = valid_entries()
     entries.insert(2, ("bekymringsmelding.json", b'{"annen": true}', zipfile.ZIP_DEFLATED))
 
@@ -243,7 +246,7 @@ def test_duplicate_names_are_refused():
         read_asice(make_zip(entries))
 
 
-def test_oversize_container_is_refused():
+def test_oversize_container_is_refused() -> None:
     container = build_asice({"stor.pdf": b"x" * 2000})
 
     assert read_asice(container, max_total_size=4000)
@@ -251,7 +254,7 @@ def test_oversize_container_is_refused():
         read_asice(container, max_total_size=1000)
 
 
-def test_zip_bomb_is_refused_before_unpacking():
+def test_zip_bomb_is_refused_before_unpacking() -> None:
     bomb = build_asice({"bombe.json": bytes(60 * 1024 * 1024)})
 
     assert len(bomb) < 200_000
@@ -259,14 +262,14 @@ def test_zip_bomb_is_refused_before_unpacking():
         read_asice(bomb)
 
 
-def test_too_many_entries_are_refused():
+def test_too_many_entries_are_refused() -> None:
     files = {f"fil{index}.json": b"{}" for index in range(1001)}
 
     with pytest.raises(AsiceError, match="more than 1000"):
         read_asice(build_asice(files))
 
 
-def test_corrupted_entry_is_refused():
+def test_corrupted_entry_is_refused() -> None:
     entries = valid_entries()
     entries[1] = ("bekymringsmelding.json", FILES["bekymringsmelding.json"], zipfile.ZIP_STORED)
     container = bytearray(make_zip(entries))
@@ -277,7 +280,7 @@ def test_corrupted_entry_is_refused():
         read_asice(bytes(container))
 
 
-def test_directory_entries_are_tolerated_and_not_returned():
+def test_directory_entries_are_tolerated_and_not_returned() -> None:
     entries = valid_entries()
     entries.insert(-1, ("META-INF/", b"", zipfile.ZIP_STORED))
 

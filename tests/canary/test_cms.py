@@ -7,6 +7,7 @@ import pytest
 from probe.canary import cms
 from probe.canary.asice import build_asice, read_asice
 from probe.errors import CmsError
+from tests.canary.conftest import Recipient
 
 # DER-encoded object identifiers the EnvelopedData must carry.
 ENVELOPED_DATA = bytes.fromhex("06092a864886f70d010703")  # 1.2.840.113549.1.7.3
@@ -15,13 +16,15 @@ RSA_ENCRYPTION = bytes.fromhex("06092a864886f70d010101")  # 1.2.840.113549.1.1.1
 
 
 @pytest.mark.parametrize("data", [b"", b"x", bytes(16), b"line\nwith\r\nbreaks\r", bytes(range(256)) * 400])
-def test_round_trip_is_byte_for_byte(recipient, data):
+def test_round_trip_is_byte_for_byte(recipient: Recipient, data: bytes) -> None:
     key, certificate = recipient
 
     assert cms.decrypt(cms.encrypt(data, certificate), certificate, key) == data
 
 
-def test_output_is_der_enveloped_data_with_rsa_key_transport_and_aes256_cbc(recipient):
+def test_output_is_der_enveloped_data_with_rsa_key_transport_and_aes256_cbc(
+    recipient: Recipient,
+) -> None:
     _, certificate = recipient
 
     der = cms.encrypt(b"bekymringsmelding", certificate)
@@ -33,20 +36,25 @@ def test_output_is_der_enveloped_data_with_rsa_key_transport_and_aes256_cbc(reci
     assert b"bekymringsmelding" not in der
 
 
-def test_every_encryption_uses_a_fresh_content_key(recipient):
+def test_every_encryption_uses_a_fresh_content_key(
+    recipient: Recipient,
+) -> None:
     _, certificate = recipient
 
     assert cms.encrypt(b"samme", certificate) != cms.encrypt(b"samme", certificate)
 
 
-def test_asice_survives_encryption(recipient):
+def test_asice_survives_encryption(recipient: Recipient) -> None:
     key, certificate = recipient
     files = {"bekymringsmelding.json": b"{}", "bekymringsmelding.pdf": b"%PDF"}
 
     assert read_asice(cms.decrypt(cms.encrypt(build_asice(files), certificate), certificate, key)) == files
 
 
-def test_wrong_recipient_is_refused(recipient, other_recipient):
+def test_wrong_recipient_is_refused(
+    recipient: Recipient,
+    other_recipient: Recipient,
+) -> None:
     _, certificate = recipient
     other_key, other_certificate = other_recipient
 
@@ -54,7 +62,10 @@ def test_wrong_recipient_is_refused(recipient, other_recipient):
         cms.decrypt(cms.encrypt(b"hemmelig", certificate), other_certificate, other_key)
 
 
-def test_key_that_does_not_belong_to_the_certificate_is_refused(recipient, other_recipient):
+def test_key_that_does_not_belong_to_the_certificate_is_refused(
+    recipient: Recipient,
+    other_recipient: Recipient,
+) -> None:
     _, certificate = recipient
     other_key, _ = other_recipient
 
@@ -62,7 +73,7 @@ def test_key_that_does_not_belong_to_the_certificate_is_refused(recipient, other
         cms.decrypt(cms.encrypt(b"hemmelig", certificate), certificate, other_key)
 
 
-def test_tampered_ciphertext_is_refused(recipient):
+def test_tampered_ciphertext_is_refused(recipient: Recipient) -> None:
     key, certificate = recipient
     # 32 bytes encrypt to three AES blocks, the last one all padding (0x10 * 16). The ciphertext ends the
     # DER, so flipping the last byte of the middle block turns the final padding byte into 0xef: invalid.
@@ -73,7 +84,7 @@ def test_tampered_ciphertext_is_refused(recipient):
         cms.decrypt(bytes(der), certificate, key)
 
 
-def test_truncated_message_is_refused(recipient):
+def test_truncated_message_is_refused(recipient: Recipient) -> None:
     key, certificate = recipient
     der = cms.encrypt(b"hemmelig", certificate)
 
@@ -82,7 +93,7 @@ def test_truncated_message_is_refused(recipient):
 
 
 @pytest.mark.parametrize("data", [b"", b"garbage", b"\x30\x03\x02\x01\x01", b"-----BEGIN PKCS7-----"])
-def test_garbage_is_refused(recipient, data):
+def test_garbage_is_refused(recipient: Recipient, data: bytes) -> None:
     key, certificate = recipient
 
     with pytest.raises(CmsError, match="cannot decrypt"):

@@ -5,20 +5,24 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
+from jsonschema.protocols import Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT201909
 
 from probe.canary.content import (
     TEST_BANNER,
+    CanarySubject,
     altinn_content,
     altinn_property_list,
     portal_report,
 )
 from probe.canary.identity import is_valid_synthetic_fnr
-from probe.canary.marker import find_markers
+from probe.canary.marker import MarkerSigner, find_markers
 from probe.hops import Channel
 
 from ..conftest import REFERENCE
@@ -35,12 +39,12 @@ EXAMPLES = {
 }
 
 
-def load(path):
+def load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def validators():
+def validators() -> dict[str, Validator]:
     """KS's schemas, with ``../adresse.json`` (v2) and ``adresse.json`` (v1) served from the local
     copy: both resolve to ``https://fiks.ks.no/adresse.json`` against the schemas' ``$id``, so nothing
     is fetched."""
@@ -52,12 +56,14 @@ def validators():
     }
 
 
-def errors(validator, document):
+def errors(validator: Validator, document: Any) -> list[str]:
     return [f"{list(error.absolute_path)}: {error.message}" for error in validator.iter_errors(document)]
 
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
-def test_ks_examples_validate_so_the_validator_setup_is_sound(validators, version):
+def test_ks_examples_validate_so_the_validator_setup_is_sound(
+    validators: dict[str, Validator], version: str
+) -> None:
     assert errors(validators[version], load(EXAMPLES[version])) == []
     broken = load(EXAMPLES[version])
     broken["offentligBarn"][0]["adresse"] = {}  # adresselinje1 is required by adresse.json
@@ -66,7 +72,9 @@ def test_ks_examples_validate_so_the_validator_setup_is_sound(validators, versio
 
 @pytest.mark.parametrize("version", ["v1", "v2"])
 @pytest.mark.parametrize("channel", list(Channel))
-def test_portal_report_validates_against_the_ks_schema(validators, signer, version, channel):
+def test_portal_report_validates_against_the_ks_schema(
+    validators: dict[str, Validator], signer: MarkerSigner, version: str, channel: Channel
+) -> None:
     report = portal_report(make_subject(signer, channel=channel), version)
 
     assert errors(validators[version], report) == []
@@ -82,8 +90,13 @@ def test_portal_report_validates_against_the_ks_schema(validators, signer, versi
     ],
 )
 def test_every_municipality_name_validates(
-    validators, signer, kommunenummer, kommunenavn, bydelsnummer, bydelsnavn
-):
+    validators: dict[str, Validator],
+    signer: MarkerSigner,
+    kommunenummer: str,
+    kommunenavn: str,
+    bydelsnummer: str,
+    bydelsnavn: str,
+) -> None:
     subject = make_subject(
         signer,
         kommunenummer=kommunenummer,
@@ -98,18 +111,18 @@ def test_every_municipality_name_validates(
     assert (report["kommunenavn"], report["bydelsnummer"]) == (kommunenavn, bydelsnummer)
 
 
-def test_v2_adds_other_views_and_v1_does_not(subject):
+def test_v2_adds_other_views_and_v1_does_not(subject: CanarySubject) -> None:
     assert "andreSynspunkter" in portal_report(subject, "v2")["melding"]
     assert "andreSynspunkter" not in portal_report(subject, "v1")["melding"]
     assert portal_report(subject) == portal_report(subject, "v2")
 
 
-def test_unknown_api_version_is_refused(subject):
+def test_unknown_api_version_is_refused(subject: CanarySubject) -> None:
     with pytest.raises(ValueError, match="v3"):
         portal_report(subject, "v3")
 
 
-def test_message_opens_with_the_banner_and_carries_the_marker_on_its_own_line(subject):
+def test_message_opens_with_the_banner_and_carries_the_marker_on_its_own_line(subject: CanarySubject) -> None:
     text = portal_report(subject)["melding"]["melding"]
 
     assert text.splitlines()[0] == TEST_BANNER
@@ -118,20 +131,20 @@ def test_message_opens_with_the_banner_and_carries_the_marker_on_its_own_line(su
     assert subject.canary_id in text
 
 
-def test_every_free_text_of_the_report_carries_the_banner(subject):
+def test_every_free_text_of_the_report_carries_the_banner(subject: CanarySubject) -> None:
     melding = portal_report(subject)["melding"]
 
     assert all(value.startswith(TEST_BANNER) for value in melding.values())
 
 
-def test_banner_says_in_norwegian_that_it_is_a_synthetic_test_not_to_act_on():
+def test_banner_says_in_norwegian_that_it_is_a_synthetic_test_not_to_act_on() -> None:
     assert "SYNTETISK TESTMELDING" in TEST_BANNER
     assert "KANARI" in TEST_BANNER
     assert "SKAL IKKE BEHANDLES" in TEST_BANNER
     assert "\n" not in TEST_BANNER
 
 
-def test_sender_names_kanari_and_the_child_is_synthetic(subject):
+def test_sender_names_kanari_and_the_child_is_synthetic(subject: CanarySubject) -> None:
     report = portal_report(subject)
 
     assert "Kanari" in report["leveringskanal"]
@@ -143,7 +156,7 @@ def test_sender_names_kanari_and_the_child_is_synthetic(subject):
     assert child["ufoedt"] is False
 
 
-def test_contact_details_belong_to_nobody_yet_pass_the_ks_patterns(subject):
+def test_contact_details_belong_to_nobody_yet_pass_the_ks_patterns(subject: CanarySubject) -> None:
     melder = load(SCHEMAS["v2"])["properties"]["offentligMelder"]["properties"]
     report = portal_report(subject)["offentligMelder"]
 
@@ -161,21 +174,23 @@ def test_contact_details_belong_to_nobody_yet_pass_the_ks_patterns(subject):
         (1_782_864_000.9, "2026-07-01T02:00:00"),  # summer: UTC+2, seconds truncated
     ],
 )
-def test_sending_time_is_oslo_local_time_without_zone(signer, created_at, local):
+def test_sending_time_is_oslo_local_time_without_zone(
+    signer: MarkerSigner, created_at: float, local: str
+) -> None:
     report = portal_report(make_subject(signer, created_at=created_at))
 
     assert report["sendingstidspunkt"] == local
 
 
-def test_subject_is_immutable(subject):
+def test_subject_is_immutable(subject: CanarySubject) -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
-        subject.marker = "x"
+        subject.marker = "x"  # type: ignore[misc]  # the assignment must fail at run time too
 
 
 # Altinn -------------------------------------------------------------------------------------------------
 
 
-def test_altinn_content_carries_banner_and_marker(subject):
+def test_altinn_content_carries_banner_and_marker(subject: CanarySubject) -> None:
     content = altinn_content(subject)
 
     assert set(content) == {"language", "messageTitle", "messageSummary", "messageBody"}
@@ -188,7 +203,7 @@ def test_altinn_content_carries_banner_and_marker(subject):
     assert find_markers(content["messageBody"]) == [subject.marker]
 
 
-def test_altinn_title_and_summary_are_plain_text_within_limits(signer):
+def test_altinn_title_and_summary_are_plain_text_within_limits(signer: MarkerSigner) -> None:
     subject = make_subject(signer, kommunenavn="Langtnavn " * 40)
     content = altinn_content(subject)
 
@@ -199,7 +214,7 @@ def test_altinn_title_and_summary_are_plain_text_within_limits(signer):
         assert not re.search(r"[*_`<>#]", content[field])
 
 
-def test_altinn_property_list_holds_marker_and_id(subject):
+def test_altinn_property_list_holds_marker_and_id(subject: CanarySubject) -> None:
     assert altinn_property_list(subject) == {
         "kanariMarker": subject.marker,
         "kanariCanaryId": subject.canary_id,

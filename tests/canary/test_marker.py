@@ -7,6 +7,7 @@ import json
 import os
 import stat
 import uuid
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -49,8 +50,9 @@ def signed_raw(key: Ed25519PrivateKey, payload: bytes | str) -> str:
     return f"{signed}.{b64(key.sign(signed.encode()))}"
 
 
-def payload_json(**changes) -> str:
-    fields = {"id": CANARY_ID, "ch": "portal", "kn": "0301", "iat": NOW, "kid": "kanari-1"}
+def payload_json(**changes: object) -> str:
+    """A payload's JSON with ``changes``; a field changed to ``...`` is left out."""
+    fields: dict[str, object] = {"id": CANARY_ID, "ch": "portal", "kn": "0301", "iat": NOW, "kid": "kanari-1"}
     fields.update(changes)
     return json.dumps(
         {key: value for key, value in fields.items() if value is not ...}, separators=(",", ":")
@@ -58,14 +60,14 @@ def payload_json(**changes) -> str:
 
 
 @pytest.fixture
-def verifier(signing_key) -> MarkerVerifier:
+def verifier(signing_key: Ed25519PrivateKey) -> MarkerVerifier:
     return MarkerVerifier({"kanari-1": signing_key.public_key()}, max_age_seconds=DAY)
 
 
 # The wire format ----------------------------------------------------------------------------------------
 
 
-def test_marker_has_the_exact_wire_format(signer, signing_key):
+def test_marker_has_the_exact_wire_format(signer: MarkerSigner, signing_key: Ed25519PrivateKey) -> None:
     marker = signer.sign(CANARY_ID, Channel.PORTAL, "0301", NOW)
 
     prefix, payload, signature = marker.split(".")
@@ -78,7 +80,7 @@ def test_marker_has_the_exact_wire_format(signer, signing_key):
     signing_key.public_key().verify(unb64(signature), f"KANARI1.{payload}".encode("ascii"))
 
 
-def test_marker_round_trips(signer, verifier):
+def test_marker_round_trips(signer: MarkerSigner, verifier: MarkerVerifier) -> None:
     marker = signer.sign(CANARY_ID, Channel.ALTINN, "4601", NOW)
 
     assert verifier.verify(marker, NOW + 60) == MarkerPayload(
@@ -94,8 +96,8 @@ def test_marker_round_trips(signer, verifier):
     key_id=st.text(min_size=1, max_size=40),
 )
 def test_any_signed_marker_verifies_and_is_found_in_text(
-    canary_id, channel, kommunenummer, issued_at, key_id
-):
+    canary_id: uuid.UUID, channel: Channel, kommunenummer: str, issued_at: int, key_id: str
+) -> None:
     key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     marker = MarkerSigner(key, key_id).sign(str(canary_id), channel, kommunenummer, issued_at)
 
@@ -114,17 +116,19 @@ def test_any_signed_marker_verifies_and_is_found_in_text(
         ((CANARY_ID, "portal", "0301", -1), "iat"),
     ],
 )
-def test_signer_refuses_what_the_verifier_would_refuse(signer, arguments, problem):
+def test_signer_refuses_what_the_verifier_would_refuse(
+    signer: MarkerSigner, arguments: tuple[str, str, str, int], problem: str
+) -> None:
     with pytest.raises(ValueError, match=problem):
         signer.sign(*arguments)
 
 
-def test_signer_refuses_a_marker_the_verifier_would_find_too_long(signing_key):
+def test_signer_refuses_a_marker_the_verifier_would_find_too_long(signing_key: Ed25519PrivateKey) -> None:
     with pytest.raises(ValueError, match="longer than 1024"):
         MarkerSigner(signing_key, "k" * 800).sign(CANARY_ID, "portal", "0301", NOW)
 
 
-def test_signer_and_verifier_need_keys(signing_key):
+def test_signer_and_verifier_need_keys(signing_key: Ed25519PrivateKey) -> None:
     with pytest.raises(ValueError, match="key id"):
         MarkerSigner(signing_key, "")
     with pytest.raises(ValueError, match="public key"):
@@ -149,12 +153,12 @@ def test_signer_and_verifier_need_keys(signing_key):
         "KANARI1." + "a" * 2000 + ".b",
     ],
 )
-def test_wrong_shape_is_refused(verifier, marker):
+def test_wrong_shape_is_refused(verifier: MarkerVerifier, marker: str) -> None:
     with pytest.raises(MarkerError, match="not a Kanari marker"):
         verifier.verify(marker, NOW)
 
 
-def test_non_string_is_refused(verifier):
+def test_non_string_is_refused(verifier: MarkerVerifier) -> None:
     with pytest.raises(MarkerError, match="not a Kanari marker"):
         verifier.verify(b"KANARI1.abc.def", NOW)  # type: ignore[arg-type]
 
@@ -168,13 +172,15 @@ def test_non_string_is_refused(verifier):
         ("eyJpZCI6MX0", "AA+A", "signature"),
     ],
 )
-def test_bad_base64_is_refused(verifier, payload, signature, part):
+def test_bad_base64_is_refused(verifier: MarkerVerifier, payload: str, signature: str, part: str) -> None:
     with pytest.raises(MarkerError, match=f"{part} is not base64url"):
         verifier.verify(f"KANARI1.{payload}.{signature}", NOW)
 
 
 @pytest.mark.parametrize("payload", [b"not json", b"\xff\xfe", b'{"id": '])
-def test_payload_that_is_not_json_is_refused(verifier, signing_key, payload):
+def test_payload_that_is_not_json_is_refused(
+    verifier: MarkerVerifier, signing_key: Ed25519PrivateKey, payload: bytes
+) -> None:
     with pytest.raises(MarkerError, match="payload is not JSON"):
         verifier.verify(signed_raw(signing_key, payload), NOW)
 
@@ -202,19 +208,21 @@ def test_payload_that_is_not_json_is_refused(verifier, signing_key, payload):
         (payload_json(kid=["kanari-1"]), "kid is not a key id"),
     ],
 )
-def test_payload_with_missing_or_wrongly_typed_fields_is_refused(verifier, signing_key, payload, problem):
+def test_payload_with_missing_or_wrongly_typed_fields_is_refused(
+    verifier: MarkerVerifier, signing_key: Ed25519PrivateKey, payload: str, problem: str
+) -> None:
     with pytest.raises(MarkerError, match=f"bad payload: {problem}"):
         verifier.verify(signed_raw(signing_key, payload), NOW)
 
 
-def test_unknown_key_id_is_refused(verifier, signing_key):
+def test_unknown_key_id_is_refused(verifier: MarkerVerifier, signing_key: Ed25519PrivateKey) -> None:
     marker = MarkerSigner(signing_key, "somebody-else").sign(CANARY_ID, "portal", "0301", NOW)
 
     with pytest.raises(MarkerError, match="unknown key id 'somebody-else'"):
         verifier.verify(marker, NOW)
 
 
-def test_forged_marker_is_refused(verifier):
+def test_forged_marker_is_refused(verifier: MarkerVerifier) -> None:
     """Signed by another key that claims the real kid."""
     forger = MarkerSigner(Ed25519PrivateKey.generate(), "kanari-1")
 
@@ -222,7 +230,7 @@ def test_forged_marker_is_refused(verifier):
         verifier.verify(forger.sign(CANARY_ID, "portal", "0301", NOW), NOW)
 
 
-def test_altered_payload_is_refused(signer, verifier):
+def test_altered_payload_is_refused(signer: MarkerSigner, verifier: MarkerVerifier) -> None:
     """The payload of another route grafted onto a genuine signature."""
     _, _, signature = signer.sign(CANARY_ID, "portal", "0301", NOW).split(".")
     altered = b64(payload_json(kn="4601").encode())
@@ -231,7 +239,7 @@ def test_altered_payload_is_refused(signer, verifier):
         verifier.verify(f"KANARI1.{altered}.{signature}", NOW)
 
 
-def test_payload_reencoded_with_spaces_is_refused(signer, verifier):
+def test_payload_reencoded_with_spaces_is_refused(signer: MarkerSigner, verifier: MarkerVerifier) -> None:
     """The signature covers the payload text as written, not its meaning."""
     _, payload, signature = signer.sign(CANARY_ID, "portal", "0301", NOW).split(".")
     respaced = b64(json.dumps(json.loads(unb64(payload))).encode())
@@ -240,7 +248,7 @@ def test_payload_reencoded_with_spaces_is_refused(signer, verifier):
         verifier.verify(f"KANARI1.{respaced}.{signature}", NOW)
 
 
-def test_altered_signature_is_refused(signer, verifier):
+def test_altered_signature_is_refused(signer: MarkerSigner, verifier: MarkerVerifier) -> None:
     prefix, payload, signature = signer.sign(CANARY_ID, "portal", "0301", NOW).split(".")
     raw = bytearray(unb64(signature))
     raw[10] ^= 0x01
@@ -249,14 +257,16 @@ def test_altered_signature_is_refused(signer, verifier):
         verifier.verify(f"{prefix}.{payload}.{b64(bytes(raw))}", NOW)
 
 
-def test_truncated_signature_is_refused(signer, verifier):
+def test_truncated_signature_is_refused(signer: MarkerSigner, verifier: MarkerVerifier) -> None:
     marker = signer.sign(CANARY_ID, "portal", "0301", NOW)
 
     with pytest.raises(MarkerError, match=r"bad signature \(wrong length\)"):
         verifier.verify(marker[:-8], NOW)
 
 
-def test_expired_marker_is_refused_and_the_last_valid_second_passes(signer, verifier):
+def test_expired_marker_is_refused_and_the_last_valid_second_passes(
+    signer: MarkerSigner, verifier: MarkerVerifier
+) -> None:
     marker = signer.sign(CANARY_ID, "portal", "0301", NOW)
 
     assert verifier.verify(marker, NOW + DAY).issued_at == NOW
@@ -264,7 +274,7 @@ def test_expired_marker_is_refused_and_the_last_valid_second_passes(signer, veri
         verifier.verify(marker, NOW + DAY + 1)
 
 
-def test_marker_from_the_future_is_refused_beyond_the_skew(signing_key):
+def test_marker_from_the_future_is_refused_beyond_the_skew(signing_key: Ed25519PrivateKey) -> None:
     verifier = MarkerVerifier({"kanari-1": signing_key.public_key()}, DAY, max_future_skew_seconds=60)
     marker = MarkerSigner(signing_key, "kanari-1").sign(CANARY_ID, "portal", "0301", NOW)
 
@@ -273,7 +283,7 @@ def test_marker_from_the_future_is_refused_beyond_the_skew(signing_key):
         verifier.verify(marker, NOW - 61)
 
 
-def test_default_future_skew_is_five_minutes(signer, verifier):
+def test_default_future_skew_is_five_minutes(signer: MarkerSigner, verifier: MarkerVerifier) -> None:
     marker = signer.sign(CANARY_ID, "portal", "0301", NOW)
 
     verifier.verify(marker, NOW - 300)
@@ -281,7 +291,7 @@ def test_default_future_skew_is_five_minutes(signer, verifier):
         verifier.verify(marker, NOW - 301)
 
 
-def test_errors_never_carry_key_material(signing_key, verifier):
+def test_errors_never_carry_key_material(signing_key: Ed25519PrivateKey, verifier: MarkerVerifier) -> None:
     public_x = jwks({"k": signing_key.public_key()})["keys"][0]["x"]
     private_raw = b64(
         signing_key.private_bytes(
@@ -299,7 +309,7 @@ def test_errors_never_carry_key_material(signing_key, verifier):
 # Key rotation -------------------------------------------------------------------------------------------
 
 
-def test_rotation_verifies_markers_of_every_published_key():
+def test_rotation_verifies_markers_of_every_published_key() -> None:
     old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
     verifier = MarkerVerifier({"2025": old.public_key(), "2026": new.public_key()}, DAY)
     old_marker = MarkerSigner(old, "2025").sign(CANARY_ID, "portal", "0301", NOW)
@@ -318,7 +328,7 @@ def test_rotation_verifies_markers_of_every_published_key():
 # Finding markers in text --------------------------------------------------------------------------------
 
 
-def test_find_markers_pulls_every_marker_out_of_free_text(signer):
+def test_find_markers_pulls_every_marker_out_of_free_text(signer: MarkerSigner) -> None:
     first = signer.sign(CANARY_ID, "portal", "0301", NOW)
     second = signer.sign(str(uuid.uuid4()), "altinn", "4601", NOW)
     text = f"Hei.\nKanari-markør: {first}\nSe `{second}`. Slutt."
@@ -327,14 +337,14 @@ def test_find_markers_pulls_every_marker_out_of_free_text(signer):
 
 
 @pytest.mark.parametrize("text", ["", "ingen markør her", "KANARI1.abc", "XKANARI1.abc.def", "KANARI1..def"])
-def test_find_markers_ignores_what_is_not_marker_shaped(text):
+def test_find_markers_ignores_what_is_not_marker_shaped(text: str) -> None:
     assert find_markers(text) == []
 
 
 # Key files ----------------------------------------------------------------------------------------------
 
 
-def test_generated_key_is_private_pkcs8_and_loads(tmp_path):
+def test_generated_key_is_private_pkcs8_and_loads(tmp_path: Path) -> None:
     path = tmp_path / "marker.pem"
     old_umask = os.umask(0)  # a permissive umask must not widen the file
     try:
@@ -349,7 +359,7 @@ def test_generated_key_is_private_pkcs8_and_loads(tmp_path):
     assert MarkerVerifier({"k": key.public_key()}, DAY).verify(marker, NOW).key_id == "k"
 
 
-def test_existing_key_is_never_overwritten(tmp_path):
+def test_existing_key_is_never_overwritten(tmp_path: Path) -> None:
     path = tmp_path / "marker.pem"
     generate_signing_key(path)
     before = path.read_bytes()
@@ -362,13 +372,13 @@ def test_existing_key_is_never_overwritten(tmp_path):
     assert path.read_bytes() == before
 
 
-def test_key_cannot_be_written_where_there_is_no_directory(tmp_path):
+def test_key_cannot_be_written_where_there_is_no_directory(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot create key file"):
         generate_signing_key(tmp_path / "missing" / "marker.pem")
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
-def test_key_readable_by_others_is_refused(tmp_path, mode):
+def test_key_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "marker.pem"
     generate_signing_key(path)
     path.chmod(mode)
@@ -383,12 +393,12 @@ def test_key_readable_by_others_is_refused(tmp_path, mode):
     assert "PRIVATE KEY" not in str(error)
 
 
-def test_missing_key_file_is_a_config_error(tmp_path):
+def test_missing_key_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read key file"):
         load_signing_key(tmp_path / "absent.pem")
 
 
-def test_garbled_key_file_is_refused_without_echoing_it(tmp_path):
+def test_garbled_key_file_is_refused_without_echoing_it(tmp_path: Path) -> None:
     path = tmp_path / "marker.pem"
     path.write_bytes(b"-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWdhcmJhZ2U=\n-----END PRIVATE KEY-----\n")
     path.chmod(0o600)
@@ -399,7 +409,7 @@ def test_garbled_key_file_is_refused_without_echoing_it(tmp_path):
     assert "c2VjcmV0" not in str(caught.value)
 
 
-def test_key_of_another_type_is_refused(tmp_path):
+def test_key_of_another_type_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "rsa.pem"
     path.write_bytes(
         rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(
@@ -412,7 +422,9 @@ def test_key_of_another_type_is_refused(tmp_path):
         load_signing_key(path)
 
 
-def test_previous_public_key_loads_whatever_its_permissions(tmp_path, signing_key):
+def test_previous_public_key_loads_whatever_its_permissions(
+    tmp_path: Path, signing_key: Ed25519PrivateKey
+) -> None:
     path = tmp_path / "old.pub.pem"
     path.write_bytes(
         signing_key.public_key().public_bytes(
@@ -437,7 +449,7 @@ def test_previous_public_key_loads_whatever_its_permissions(tmp_path, signing_ke
         ),
     ],
 )
-def test_bad_public_key_file_is_a_config_error(tmp_path, content, problem):
+def test_bad_public_key_file_is_a_config_error(tmp_path: Path, content: bytes | None, problem: str) -> None:
     path = tmp_path / "old.pub.pem"
     if content is not None:
         path.write_bytes(content)
@@ -451,7 +463,7 @@ def test_bad_public_key_file_is_a_config_error(tmp_path, content, problem):
 # JWKS ---------------------------------------------------------------------------------------------------
 
 
-def test_jwks_lists_every_key_sorted_by_kid():
+def test_jwks_lists_every_key_sorted_by_kid() -> None:
     keys = {kid: Ed25519PrivateKey.generate().public_key() for kid in ("b", "a", "c")}
 
     document = jwks(keys)
@@ -467,7 +479,7 @@ def test_jwks_lists_every_key_sorted_by_kid():
     assert json.loads(json.dumps(document)) == document
 
 
-def test_jwks_round_trips_into_a_verifier(signing_key, signer):
+def test_jwks_round_trips_into_a_verifier(signing_key: Ed25519PrivateKey, signer: MarkerSigner) -> None:
     served = json.loads(json.dumps(jwks({"kanari-1": signing_key.public_key()})))
 
     verifier = MarkerVerifier(public_keys_from_jwks(served), DAY)
@@ -475,15 +487,23 @@ def test_jwks_round_trips_into_a_verifier(signing_key, signer):
     assert verifier.verify(signer.sign(CANARY_ID, "portal", "0301", NOW), NOW).canary_id == CANARY_ID
 
 
-def test_jwks_reader_skips_keys_of_other_types(signing_key):
+def test_jwks_reader_skips_keys_of_other_types(signing_key: Ed25519PrivateKey) -> None:
     document = jwks({"kanari-1": signing_key.public_key()})
     document["keys"].insert(0, {"kty": "RSA", "kid": "rsa", "n": "AQAB", "e": "AQAB"})
 
     assert list(public_keys_from_jwks(document)) == ["kanari-1"]
 
 
-def _entry(**changes):
-    entry = {"kty": "OKP", "crv": "Ed25519", "x": b64(bytes(32)), "kid": "k", "use": "sig", "alg": "EdDSA"}
+def _entry(**changes: object) -> dict[str, object]:
+    """A JWKS key entry with ``changes``; a field changed to ``...`` is left out."""
+    entry: dict[str, object] = {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": b64(bytes(32)),
+        "kid": "k",
+        "use": "sig",
+        "alg": "EdDSA",
+    }
     entry.update(changes)
     return {key: value for key, value in entry.items() if value is not ...}
 
@@ -507,6 +527,6 @@ def _entry(**changes):
         ({"keys": [{"kty": "OKP", "crv": "X25519", "x": b64(bytes(32)), "kid": "x"}]}, "no Ed25519 keys"),
     ],
 )
-def test_bad_jwks_is_refused(document, problem):
+def test_bad_jwks_is_refused(document: object, problem: str) -> None:
     with pytest.raises(MarkerError, match=problem):
         public_keys_from_jwks(document)

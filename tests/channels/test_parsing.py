@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
 import pytest
 
@@ -20,7 +21,7 @@ def local(text: str) -> float:
     return dt.datetime.fromisoformat(text).replace(tzinfo=OSLO).timestamp()
 
 
-def history(*entries: tuple[str, str]) -> list[dict]:
+def history(*entries: tuple[str, str]) -> list[dict[str, Any]]:
     return [
         {
             "bekymringsmeldingId": "7d3e",
@@ -32,7 +33,7 @@ def history(*entries: tuple[str, str]) -> list[dict]:
     ]
 
 
-def test_portal_status_history_maps_onto_hops_in_local_time():
+def test_portal_status_history_maps_onto_hops_in_local_time() -> None:
     observation = parse_status_history(
         history(
             ("2026-03-02T10:00:00", "AKSEPTERT"),
@@ -49,7 +50,7 @@ def test_portal_status_history_maps_onto_hops_in_local_time():
     assert observation.last_status == "LEVERT"
 
 
-def test_portal_paper_fallback_is_a_failure_and_order_does_not_matter():
+def test_portal_paper_fallback_is_a_failure_and_order_does_not_matter() -> None:
     observation = parse_status_history(
         history(
             ("2026-03-02T10:02:00", "SENDT_PRINT"),
@@ -63,7 +64,7 @@ def test_portal_paper_fallback_is_a_failure_and_order_does_not_matter():
     assert observation.last_status == "SENDT_PRINT"
 
 
-def test_portal_later_hop_implies_earlier_and_unknown_states_are_tolerated():
+def test_portal_later_hop_implies_earlier_and_unknown_states_are_tolerated() -> None:
     observation = parse_status_history(
         history(
             ("2026-03-02T10:00:00", "AKSEPTERT"),
@@ -75,7 +76,7 @@ def test_portal_later_hop_implies_earlier_and_unknown_states_are_tolerated():
     assert observation.failed_status is None
 
 
-def test_portal_time_with_offset_is_honoured():
+def test_portal_time_with_offset_is_honoured() -> None:
     observation = parse_status_history(history(("2026-03-02T10:00:00+00:00", "AKSEPTERT")))
     assert observation.reached[Hop.ACCEPTED] == dt.datetime(2026, 3, 2, 10, tzinfo=dt.UTC).timestamp()
 
@@ -90,12 +91,12 @@ def test_portal_time_with_offset_is_honoured():
         ["AKSEPTERT"],
     ],
 )
-def test_portal_malformed_history_is_an_invalid_response(answer):
+def test_portal_malformed_history_is_an_invalid_response(answer: object) -> None:
     with pytest.raises(InvalidResponseError):
         parse_status_history(answer)
 
 
-def details(status: str, *events: tuple[str, str]) -> dict:
+def details(status: str, *events: tuple[str, str]) -> dict[str, Any]:
     return {
         "correspondenceId": "0192f1c4-9c1d-7000-8000-000000000001",
         "status": status,
@@ -105,7 +106,7 @@ def details(status: str, *events: tuple[str, str]) -> dict:
     }
 
 
-def test_altinn_details_map_onto_hops():
+def test_altinn_details_map_onto_hops() -> None:
     observation = parse_details(
         details(
             "Read",
@@ -122,7 +123,7 @@ def test_altinn_details_map_onto_hops():
     assert observation.last_status == "Read"
 
 
-def test_altinn_failed_and_unknown_statuses():
+def test_altinn_failed_and_unknown_statuses() -> None:
     observation = parse_details(
         details("Failed", ("2026-03-02T10:00:00Z", "Initialized"), ("2026-03-02T10:00:03Z", "Failed"))
     )
@@ -144,12 +145,12 @@ def test_altinn_failed_and_unknown_statuses():
         {"statusHistory": [{"status": "Published", "statusChanged": "2026-03-02T10:00:00"}]},
     ],
 )
-def test_altinn_malformed_details(answer):
+def test_altinn_malformed_details(answer: object) -> None:
     with pytest.raises(InvalidResponseError):
         parse_details(answer)
 
 
-def test_readback_registration():
+def test_readback_registration() -> None:
     registration = parse_registration(
         {
             "canaryId": "c",
@@ -170,6 +171,6 @@ def test_readback_registration():
         {"canaryId": 1, "marker": "m", "channel": "portal", "registeredAt": "2026-03-02T10:00:00Z"},
     ],
 )
-def test_readback_malformed_registration(entry):
+def test_readback_malformed_registration(entry: object) -> None:
     with pytest.raises(InvalidResponseError):
         parse_registration(entry)

@@ -3,14 +3,21 @@ and the coverage of the national registry."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from probe.cli import main
+from tests.config.conftest import ConfigDir
 
 
-def check(configured, *options: str) -> int:
+def check(configured: ConfigDir, *options: str) -> int:
     return main(["config", "check", "--config", str(configured.path), *options])
 
 
-def test_valid_configuration_exits_0_with_coverage(configured, capsys):
+def test_valid_configuration_exits_0_with_coverage(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert check(configured) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == (
@@ -24,7 +31,9 @@ def test_valid_configuration_exits_0_with_coverage(configured, capsys):
     assert out.splitlines()[-1] == f"{configured.path}: valid (3 routes)"
 
 
-def test_missing_lists_every_municipality_by_county(configured, capsys):
+def test_missing_lists_every_municipality_by_county(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert check(configured, "--missing") == 0
     out = capsys.readouterr().out
     assert "          not onboarded in Oslo (1): 0301 Oslo" in out  # altinn only has Bergen
@@ -32,7 +41,9 @@ def test_missing_lists_every_municipality_by_county(configured, capsys):
     assert "more (--missing" not in out
 
 
-def test_invalid_configuration_exits_1_with_every_problem_sorted(configured, capsys):
+def test_invalid_configuration_exits_1_with_every_problem_sorted(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
     configured.edit("municipalities/4601-bergen.yaml", "name: Bergen", "name: Bergn")
     configured.edit("kanari.yaml", "deadline: 30m", "deadline: 1m")
     configured.edit("vendors.yaml", "name: Plain Saksbehandling AS", "name: ''")
@@ -48,7 +59,7 @@ def test_invalid_configuration_exits_1_with_every_problem_sorted(configured, cap
     assert not any("coverage" in line for line in lines)
 
 
-def test_skip_secrets_checks_the_rest(configured, capsys):
+def test_skip_secrets_checks_the_rest(configured: ConfigDir, capsys: pytest.CaptureFixture[str]) -> None:
     (configured.path / "secrets/fiks-passord").unlink()
     assert check(configured) == 1
     capsys.readouterr()
@@ -58,7 +69,9 @@ def test_skip_secrets_checks_the_rest(configured, capsys):
     )
 
 
-def test_warnings_are_printed_and_do_not_fail(configured, capsys):
+def test_warnings_are_printed_and_do_not_fail(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
     configured.write("municipalities/README.txt", "notes\n")
     assert check(configured, "--quiet") == 0
     assert (
@@ -67,6 +80,6 @@ def test_warnings_are_printed_and_do_not_fail(configured, capsys):
     )
 
 
-def test_missing_directory_exits_1(tmp_path, capsys):
+def test_missing_directory_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "check", "--config", str(tmp_path / "none")]) == 1
     assert "kanari.yaml: (file): file does not exist" in capsys.readouterr().out

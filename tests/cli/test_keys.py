@@ -6,13 +6,18 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
+
+import pytest
 
 from probe.canary.marker import load_public_key, load_signing_key
 from probe.cli import main
 from probe.cli.keys import public_key_path
 
 
-def test_writes_the_key_and_its_public_half_and_prints_the_jwks_entry(tmp_path, capsys):
+def test_writes_the_key_and_its_public_half_and_prints_the_jwks_entry(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "marker-2026-11.pem"
     assert main(["keys", "generate", "--out", str(out), "--key-id", "kanari-2026-11"]) == 0
     public = tmp_path / "marker-2026-11.pub.pem"
@@ -32,12 +37,14 @@ def test_writes_the_key_and_its_public_half_and_prints_the_jwks_entry(tmp_path, 
     assert "d" not in entry  # the private scalar is never published
 
 
-def test_public_key_path_sits_beside_the_private_key(tmp_path):
+def test_public_key_path_sits_beside_the_private_key(tmp_path: Path) -> None:
     assert public_key_path(tmp_path / "marker.pem") == tmp_path / "marker.pub.pem"
     assert public_key_path(tmp_path / "marker") == tmp_path / "marker.pub.pem"
 
 
-def test_refuses_an_existing_private_key_and_leaves_it_alone(tmp_path, capsys):
+def test_refuses_an_existing_private_key_and_leaves_it_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "marker.pem"
     out.write_text("old key")
     assert main(["keys", "generate", "--out", str(out)]) == 2
@@ -49,7 +56,9 @@ def test_refuses_an_existing_private_key_and_leaves_it_alone(tmp_path, capsys):
     )
 
 
-def test_refuses_an_existing_public_key_before_writing_anything(tmp_path, capsys):
+def test_refuses_an_existing_public_key_before_writing_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     public = tmp_path / "marker.pub.pem"
     public.write_text("old public key")
     assert main(["keys", "generate", "--out", str(tmp_path / "marker.pem")]) == 2
@@ -61,18 +70,20 @@ def test_refuses_an_existing_public_key_before_writing_anything(tmp_path, capsys
     )
 
 
-def test_a_missing_directory_is_a_clear_error(tmp_path, capsys):
+def test_a_missing_directory_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "missing" / "marker.pem"
     assert main(["keys", "generate", "--out", str(out)]) == 2
     assert f"{out}: key_file: cannot create key file: No such file or directory" in capsys.readouterr().err
 
 
-def test_a_failed_public_key_write_removes_the_new_private_key(tmp_path, capsys, monkeypatch):
+def test_a_failed_public_key_write_removes_the_new_private_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     # A race (the public file appearing after the check) or a full disk: the fresh key was never used.
     public = tmp_path / "marker.pub.pem"
     real_open = os.open
 
-    def racing_open(path, flags, mode=0o777):
+    def racing_open(path: str | os.PathLike[str], flags: int, mode: int = 0o777) -> int:
         if str(path) == str(public):
             public.write_text("appeared meanwhile")
         return real_open(path, flags, mode)

@@ -3,19 +3,24 @@ file, 2 when nothing is written; and the written file working end to end against
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from probe.cli import main
 from probe.config.registry import packaged_registry
 from probe.sandbox.assignment import assign
+from tests.config.conftest import ConfigDir
 from tests.e2e.processes import kanari, sandbox_process, write_probe_config
 
 
-def onboard(configured, *arguments: str) -> int:
+def onboard(configured: ConfigDir, *arguments: str) -> int:
     return main(["onboard", *arguments, "--config", str(configured.path)])
 
 
-def test_writes_checks_and_prints_the_next_steps(configured, capsys):
+def test_writes_checks_and_prints_the_next_steps(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert (
         onboard(configured, "5001", "--vendor", "fjordsys", "--contact-email", "vakt@trondheim.example") == 0
     )
@@ -37,7 +42,9 @@ def test_writes_checks_and_prints_the_next_steps(configured, capsys):
     assert main(["config", "check", "--config", str(configured.path), "--quiet"]) == 0
 
 
-def test_refusal_exits_2_and_writes_nothing(configured, capsys):
+def test_refusal_exits_2_and_writes_nothing(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = sorted(p.name for p in (configured.path / "municipalities").iterdir())
     assert onboard(configured, "9999", "--vendor", "nobody") == 2
     err = capsys.readouterr().err
@@ -49,7 +56,9 @@ def test_refusal_exits_2_and_writes_nothing(configured, capsys):
     assert "Bergen is already onboarded by this file" in capsys.readouterr().err
 
 
-def test_problems_elsewhere_exit_1_after_writing(configured, capsys):
+def test_problems_elsewhere_exit_1_after_writing(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
     (configured.path / "secrets/fiks-passord").unlink()
     assert onboard(configured, "5001", "--vendor", "plain", "--channels", "portal") == 1
     out = capsys.readouterr().out
@@ -59,12 +68,12 @@ def test_problems_elsewhere_exit_1_after_writing(configured, capsys):
     assert "next:" in out
 
 
-def test_skip_secrets(configured, capsys):
+def test_skip_secrets(configured: ConfigDir, capsys: pytest.CaptureFixture[str]) -> None:
     (configured.path / "secrets/fiks-passord").unlink()
     assert onboard(configured, "5001", "--vendor", "plain", "--skip-secrets") == 0
 
 
-def test_unknown_channel_is_a_usage_error(configured, capsys):
+def test_unknown_channel_is_a_usage_error(configured: ConfigDir, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         onboard(configured, "5001", "--vendor", "plain", "--channels", "portal,fax")
     assert exited.value.code == 2
@@ -72,7 +81,7 @@ def test_unknown_channel_is_a_usage_error(configured, capsys):
 
 
 @pytest.mark.slow
-def test_an_onboarded_municipality_passes_check_and_the_smoke_test(tmp_path):
+def test_an_onboarded_municipality_passes_check_and_the_smoke_test(tmp_path: Path) -> None:
     fast = {
         "channels": {
             "portal": {"deadline": "5s", "poll_interval": "1s", "normal_latency": "1s"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import textwrap
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -110,11 +111,14 @@ class ConfigDir:
 
     def check(self, *, with_secrets: bool = True, **environ: str) -> LoadResult:
         """``check_config`` on this directory with its environment (plus ``environ``)."""
-        return check_config(self.path, {**self.environ, **environ}, with_secrets=with_secrets)
+        return self._check(environ, with_secrets)
 
     def problems(self, **environ: str) -> list[str]:
         """Every problem, rendered as ``kanari config check`` prints it."""
-        return [error.render() for error in self.check(**environ).errors]
+        return [error.render() for error in self._check(environ, with_secrets=True).errors]
+
+    def _check(self, environ: Mapping[str, str], with_secrets: bool) -> LoadResult:
+        return check_config(self.path, {**self.environ, **environ}, with_secrets=with_secrets)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -17,12 +18,12 @@ from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("directory", ["config", "config/sandbox"])
-def test_committed_configurations_pass_without_their_secrets(directory):
+def test_committed_configurations_pass_without_their_secrets(directory: str) -> None:
     result = check_config(ROOT / directory, {}, with_secrets=False)
     assert [error.render() for error in result.errors] == []
 
 
-def test_demo_configuration_passes_with_the_sandbox_state(tmp_path):
+def test_demo_configuration_passes_with_the_sandbox_state(tmp_path: Path) -> None:
     # config/sandbox names its secrets as ../../var/sandbox/...: lay out the same shape under tmp_path
     # and create the state the way a starting sandbox does.
     config = tmp_path / "config" / "sandbox"
@@ -45,7 +46,7 @@ def test_demo_configuration_passes_with_the_sandbox_state(tmp_path):
     ]
 
 
-def test_example_configuration_passes_with_its_secrets(tmp_path, rsa_pem):
+def test_example_configuration_passes_with_its_secrets(tmp_path: Path, rsa_pem: bytes) -> None:
     # config/kanari.yaml names ../secrets/*.pem and two environment variables.
     config = tmp_path / "config"
     shutil.copytree(ROOT / "config", config)

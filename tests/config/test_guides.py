@@ -73,7 +73,7 @@ def subject(marker: str, canary_id: str, channel: Channel = Channel.PORTAL) -> C
     )
 
 
-def test_the_verification_example_accepts_a_real_canary(signer):
+def test_the_verification_example_accepts_a_real_canary(signer: tuple[MarkerSigner, dict[str, Any]]) -> None:
     example = vendor_example()
     marker_signer, published = signer
     keys = example["load_keys"](published)
@@ -94,7 +94,9 @@ def test_the_verification_example_accepts_a_real_canary(signer):
     assert example["verify_marker"](properties["kanariMarker"], keys, "4601", "altinn")["id"] == canary_id
 
 
-def test_the_verification_example_refuses_everything_else(signer):
+def test_the_verification_example_refuses_everything_else(
+    signer: tuple[MarkerSigner, dict[str, Any]],
+) -> None:
     example = vendor_example()
     marker_signer, published = signer
     keys = example["load_keys"](published)
@@ -127,7 +129,9 @@ def test_the_verification_example_refuses_everything_else(signer):
         assert verify(marker, keys, "4601", "portal") is None, why
 
 
-def test_the_usage_example_runs_with_the_published_keys(signer, monkeypatch):
+def test_the_usage_example_runs_with_the_published_keys(
+    signer: tuple[MarkerSigner, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
     example = vendor_example()
     marker_signer, published = signer
     canary_id = str(uuid.uuid4())
@@ -142,14 +146,14 @@ def test_the_usage_example_runs_with_the_published_keys(signer, monkeypatch):
 def example_regex() -> str:
     text = (DOCS / "vendors.md").read_text(encoding="utf-8")
     [quoted] = re.findall(r"`(\(\?<!\[A-Za-z0-9_-\]\)KANARI1[^`]*)`", text)
-    return quoted
+    return str(quoted)
 
 
-def test_the_documented_regular_expression_is_the_codes():
+def test_the_documented_regular_expression_is_the_codes() -> None:
     assert example_regex() == MARKER_PATTERN.pattern.replace("{PREFIX}", "KANARI1")
 
 
-def test_the_municipality_guide_quotes_the_canary_as_sent():
+def test_the_municipality_guide_quotes_the_canary_as_sent() -> None:
     text = (DOCS / "municipalities.md").read_text(encoding="utf-8")
     assert f"**{TEST_BANNER}**" in text
     assert f"`{SENDER_NAME}`" in text
@@ -157,7 +161,7 @@ def test_the_municipality_guide_quotes_the_canary_as_sent():
     assert (DOCS / "vendors.md").read_text(encoding="utf-8").count(TEST_BANNER) == 1
 
 
-def test_the_onboarding_example_is_what_kanari_onboard_writes():
+def test_the_onboarding_example_is_what_kanari_onboard_writes() -> None:
     [example] = [block for block in code_blocks("municipalities.md", "yaml") if "kommunenummer" in block]
     written = render_file(
         packaged_registry()["4601"],
@@ -169,7 +173,7 @@ def test_the_onboarding_example_is_what_kanari_onboard_writes():
     assert yaml.safe_load(example) == yaml.safe_load(written)
 
 
-def test_every_alert_has_a_runbook_link_in_the_operations_guide():
+def test_every_alert_has_a_runbook_link_in_the_operations_guide() -> None:
     rules = yaml.safe_load((ROOT / "config/prometheus/alerts.yml").read_text(encoding="utf-8"))
     names = {rule["alert"] for group in rules["groups"] for rule in group["rules"] if "alert" in rule}
     text = (DOCS / "operations.md").read_text(encoding="utf-8")
@@ -178,7 +182,7 @@ def test_every_alert_has_a_runbook_link_in_the_operations_guide():
 
 
 @pytest.mark.parametrize("name", [*GUIDES, "../README.md"])
-def test_every_relative_link_resolves(name):
+def test_every_relative_link_resolves(name: str) -> None:
     path = (DOCS / name).resolve()
     text = path.read_text(encoding="utf-8")
     for target in re.findall(r"\]\(([^)\s]+)\)", text):
@@ -193,7 +197,7 @@ def test_every_relative_link_resolves(name):
             assert anchor in available, f"{name}: {target}"
 
 
-def test_readme_links_the_guides_once():
+def test_readme_links_the_guides_once() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert text.count("## Guides") == 1
     for guide in GUIDES:

@@ -123,19 +123,19 @@ SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 
 @SLOW
 @given(name=st.sampled_from(KINDS), text=st.text(max_size=300))
-def test_arbitrary_text(base, name, text):
+def test_arbitrary_text(base: ConfigDir, name: str, text: str) -> None:
     checked_with(base, name, text)
 
 
 @SLOW
 @given(name=st.sampled_from(KINDS), value=VALUES)
-def test_arbitrary_yaml(base, name, value):
+def test_arbitrary_yaml(base: ConfigDir, name: str, value: object) -> None:
     checked_with(base, name, yaml.safe_dump(value, allow_unicode=True))
 
 
 @SLOW
 @given(name=st.sampled_from(KINDS), data=st.data())
-def test_a_valid_document_with_one_part_changed(base, name, data):
+def test_a_valid_document_with_one_part_changed(base: ConfigDir, name: str, data: st.DataObject) -> None:
     document = yaml.safe_load(FILES[name])
     mutated = _mutate(document, data.draw)
     checked_with(base, name, yaml.safe_dump(mutated, allow_unicode=True))
@@ -143,7 +143,7 @@ def test_a_valid_document_with_one_part_changed(base, name, data):
 
 @SLOW
 @given(name=st.sampled_from(KINDS), data=st.data())
-def test_a_valid_text_with_characters_changed(base, name, data):
+def test_a_valid_text_with_characters_changed(base: ConfigDir, name: str, data: st.DataObject) -> None:
     text = FILES[name]
     for _ in range(data.draw(st.integers(1, 4))):
         position = data.draw(st.integers(0, len(text)))
@@ -172,10 +172,10 @@ def test_a_valid_text_with_characters_changed(base, name, data):
         max_size=3,
     )
 )
-def test_arbitrary_environment_overrides(base, environ):
+def test_arbitrary_environment_overrides(base: ConfigDir, environ: dict[str, str]) -> None:
     checked_with(base, "kanari.yaml", KANARI_YAML, {k: v.replace("\x00", "") for k, v in environ.items()})
 
 
-def test_the_fixture_restores_the_files(base):
+def test_the_fixture_restores_the_files(base: ConfigDir) -> None:
     for name, text in FILES.items():
         assert (Path(base.path) / name).read_text(encoding="utf-8") == text

@@ -9,7 +9,7 @@ from probe.errors import ConfigError
 from tests.conftest import SHARED
 
 
-def test_packaged_registry_matches_the_2024_list():
+def test_packaged_registry_matches_the_2024_list() -> None:
     registry = packaged_registry()
     with (SHARED / "data" / "kommuner-2024.csv").open(encoding="utf-8") as source:
         rows = list(csv.DictReader(source))
@@ -22,9 +22,11 @@ def test_packaged_registry_matches_the_2024_list():
         assert municipality.county
 
 
-def test_lookup_by_orgnr_and_iteration_order():
+def test_lookup_by_orgnr_and_iteration_order() -> None:
     registry = packaged_registry()
-    assert registry.by_orgnr("964338531").name == "Bergen"
+    bergen = registry.by_orgnr("964338531")
+    assert bergen is not None
+    assert bergen.name == "Bergen"
     numbers = [m.kommunenummer for m in registry]
     assert numbers == sorted(numbers)
     assert registry["1580"].orgnr == ""
@@ -34,17 +36,17 @@ def test_lookup_by_orgnr_and_iteration_order():
     ("orgnr", "valid"),
     [("964338531", True), ("964338532", False), ("12345678", False), ("abcdefghi", False)],
 )
-def test_orgnr_check_digit(orgnr, valid):
+def test_orgnr_check_digit(orgnr: str, valid: bool) -> None:
     assert orgnr_is_valid(orgnr) is valid
 
 
-def test_slug():
+def test_slug() -> None:
     assert slugify("Trondheim - Tråante") == "trondheim-traaante"
     assert slugify("Ålesund") == "aalesund"
     assert slugify("Porsanger - Porsáŋgu - Porsanki") == "porsanger-porsangu-porsanki"
 
 
-def test_bad_rows_name_file_line_field_and_value():
+def test_bad_rows_name_file_line_field_and_value() -> None:
     header = "kommunenummer,kommunenavn,fylkesnummer,fylkesnavn,orgnr\n"
     with pytest.raises(ConfigError) as error:
         Registry.parse(header + "461,Bergen,46,Vestland,964338531\n", "new.csv")
@@ -59,7 +61,7 @@ def test_bad_rows_name_file_line_field_and_value():
         Registry.parse(header + "4601,Bergen,46,V,\n4601,Bergen,46,V,\n", "new.csv")
 
 
-def test_every_bad_row_is_reported_when_collecting():
+def test_every_bad_row_is_reported_when_collecting() -> None:
     header = "kommunenummer,kommunenavn,fylkesnummer,fylkesnavn,orgnr\n"
     errors: list[ConfigError] = []
     registry = Registry.parse(
@@ -79,14 +81,14 @@ def test_every_bad_row_is_reported_when_collecting():
     assert [m.kommunenummer for m in registry] == ["4627", "4628"]
 
 
-def test_a_spreadsheet_export_with_bom_and_semicolons_is_read():
+def test_a_spreadsheet_export_with_bom_and_semicolons_is_read() -> None:
     text = (
         "\ufeffkommunenummer;kommunenavn;fylkesnummer;fylkesnavn;orgnr\n4601;Bergen;46;Vestland;964338531\n"
     )
     assert Registry.parse(text, "excel.csv")["4601"].county == "Vestland"
 
 
-def test_earlier_numbers_from_both_columns():
+def test_earlier_numbers_from_both_columns() -> None:
     text = (
         "kommunenummer,kommunenavn,fylkesnummer,fylkesnavn,orgnr,kommunenummer_2020_2023,previous_kommunenummer\n"
         "4699,Bergen,46,Vestland,964338531,4601,1201\n"
@@ -99,7 +101,7 @@ def test_earlier_numbers_from_both_columns():
     assert [m.kommunenummer for m in registry.named("bergen")] == ["4699"]
 
 
-def test_packaged_registry_knows_the_2020_2023_numbers():
+def test_packaged_registry_knows_the_2020_2023_numbers() -> None:
     registry = packaged_registry()
     assert [m.kommunenummer for m in registry.successors("3001")] == ["3101"]
     assert registry.successors("4601") == []  # unchanged numbers are not "earlier" numbers

@@ -3,8 +3,11 @@ packaged one, and a municipality file still using a number it retired is told th
 
 from __future__ import annotations
 
+import pytest
+
 from probe.cli import main
 from probe.config.registry import packaged_registry
+from tests.config.conftest import ConfigDir
 from tests.config.test_validation import only
 
 HEADER = (
@@ -13,7 +16,7 @@ HEADER = (
 )
 
 
-def replacement(valid_config, rows: str) -> None:
+def replacement(valid_config: ConfigDir, rows: str) -> None:
     """Write registry/kommuner-2028.csv: the packaged registry without Bergen and Oslo, plus ``rows``."""
     kept = [m for m in packaged_registry() if m.kommunenummer not in {"4601", "0301"}]
     lines = [
@@ -26,7 +29,7 @@ def replacement(valid_config, rows: str) -> None:
     )
 
 
-def test_renumbered_municipality_is_told_its_new_number(valid_config):
+def test_renumbered_municipality_is_told_its_new_number(valid_config: ConfigDir) -> None:
     replacement(
         valid_config,
         "0301,Oslo,03,Oslo,958935420,0301,,\n4699,Bergen,46,Vestland,964338531,,4601,renumbered\n",
@@ -47,7 +50,7 @@ def test_renumbered_municipality_is_told_its_new_number(valid_config):
     assert len(result.config.registry) == 357
 
 
-def test_merged_municipality_and_renamed_one(valid_config):
+def test_merged_municipality_and_renamed_one(valid_config: ConfigDir) -> None:
     # Oslo is renamed; Bergen and Askøy merge into a new 4698 "Bergen og Askøy".
     replacement(
         valid_config,
@@ -64,7 +67,7 @@ def test_merged_municipality_and_renamed_one(valid_config):
     ]
 
 
-def test_unreadable_replacement_is_named_at_its_line_in_kanari_yaml(valid_config):
+def test_unreadable_replacement_is_named_at_its_line_in_kanari_yaml(valid_config: ConfigDir) -> None:
     valid_config.edit(
         "kanari.yaml", "instance: kanari-test", "instance: kanari-test\nregistry: registry/none.csv"
     )
@@ -75,7 +78,9 @@ def test_unreadable_replacement_is_named_at_its_line_in_kanari_yaml(valid_config
     )
 
 
-def test_coverage_counts_against_the_replacement(valid_config, capsys, monkeypatch):
+def test_coverage_counts_against_the_replacement(
+    valid_config: ConfigDir, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     replacement(
         valid_config,
         "0301,Oslo,03,Oslo,958935420,0301,,\n4601,Bergen,46,Vestland,964338531,,,\n9901,Ny,99,Ny,,,,\n",

@@ -4,6 +4,8 @@ secret."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -28,7 +30,7 @@ HINT_ENV = (
 )
 
 
-def test_secret_from_a_missing_environment_variable(valid_config):
+def test_secret_from_a_missing_environment_variable(valid_config: ConfigDir) -> None:
     del valid_config.environ["KANARI_TEST_READBACK_TOKEN"]
     assert only(valid_config) == (
         "vendors.yaml:8: vendors[0].readback.auth.token: missing secret of vendor fjordsys: the environment "
@@ -36,14 +38,14 @@ def test_secret_from_a_missing_environment_variable(valid_config):
     )
 
 
-def test_secret_from_an_empty_environment_variable(valid_config):
+def test_secret_from_an_empty_environment_variable(valid_config: ConfigDir) -> None:
     assert only(valid_config, KANARI_TEST_READBACK_TOKEN="") == (
         "vendors.yaml:8: vendors[0].readback.auth.token: missing secret of vendor fjordsys: the environment "
         f"variable is empty (value: 'KANARI_TEST_READBACK_TOKEN'); fix: {HINT_ENV}"
     )
 
 
-def test_secret_from_a_missing_file(valid_config):
+def test_secret_from_a_missing_file(valid_config: ConfigDir) -> None:
     (valid_config.path / "secrets/fiks-passord").unlink()
     assert only(valid_config) == (
         "kanari.yaml:18: channels.portal.integrasjon_passord: missing secret: the file does not exist "
@@ -51,7 +53,7 @@ def test_secret_from_a_missing_file(valid_config):
     )
 
 
-def test_secret_from_an_empty_file(valid_config):
+def test_secret_from_an_empty_file(valid_config: ConfigDir) -> None:
     (valid_config.path / "secrets/fiks-passord").write_text("\n")
     assert only(valid_config) == (
         "kanari.yaml:18: channels.portal.integrasjon_passord: missing secret: the file is empty "
@@ -59,7 +61,7 @@ def test_secret_from_an_empty_file(valid_config):
     )
 
 
-def test_secret_file_readable_by_others_is_a_warning(valid_config):
+def test_secret_file_readable_by_others_is_a_warning(valid_config: ConfigDir) -> None:
     path = valid_config.path / "secrets/fiks-passord"
     path.chmod(0o644)
     result = valid_config.check()
@@ -70,13 +72,13 @@ def test_secret_file_readable_by_others_is_a_warning(valid_config):
     ]
 
 
-def test_secrets_are_not_read_with_skip(valid_config):
+def test_secrets_are_not_read_with_skip(valid_config: ConfigDir) -> None:
     (valid_config.path / "secrets/fiks-passord").unlink()
     (valid_config.path / "secrets/marker.pem").unlink()
     assert valid_config.check(with_secrets=False).errors == []
 
 
-def test_unreadable_key_file(valid_config):
+def test_unreadable_key_file(valid_config: ConfigDir) -> None:
     (valid_config.path / "secrets/marker.pem").unlink()
     path = valid_config.path / "secrets/marker.pem"
     assert only(valid_config) == (
@@ -86,7 +88,7 @@ def test_unreadable_key_file(valid_config):
     )
 
 
-def test_key_file_readable_by_others(valid_config):
+def test_key_file_readable_by_others(valid_config: ConfigDir) -> None:
     path = valid_config.path / "secrets/marker.pem"
     path.chmod(0o640)
     assert only(valid_config) == (
@@ -95,7 +97,7 @@ def test_key_file_readable_by_others(valid_config):
     )
 
 
-def test_key_file_that_is_not_a_key(valid_config):
+def test_key_file_that_is_not_a_key(valid_config: ConfigDir) -> None:
     path = valid_config.path / "secrets/marker.pem"
     path.write_text("not a key\n")
     assert only(valid_config) == (
@@ -104,7 +106,7 @@ def test_key_file_that_is_not_a_key(valid_config):
     )
 
 
-def test_key_of_the_wrong_kind(valid_config):
+def test_key_of_the_wrong_kind(valid_config: ConfigDir) -> None:
     (valid_config.path / "secrets/maskinporten.pem").write_bytes(
         (valid_config.path / "secrets/marker.pem").read_bytes()
     )
@@ -114,7 +116,7 @@ def test_key_of_the_wrong_kind(valid_config):
     )
 
 
-def test_previous_public_keys(valid_config):
+def test_previous_public_keys(valid_config: ConfigDir) -> None:
     old = ed25519.Ed25519PrivateKey.generate().public_key()
     (valid_config.path / "secrets/old.pub.pem").write_bytes(
         old.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -137,7 +139,7 @@ def test_previous_public_keys(valid_config):
     ]
 
 
-def test_certificate_chain_for_another_key(valid_config, tmp_path):
+def test_certificate_chain_for_another_key(valid_config: ConfigDir, tmp_path: Path) -> None:
 
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "other")])
@@ -170,21 +172,21 @@ def test_certificate_chain_for_another_key(valid_config, tmp_path):
 # ---- the environment ---------------------------------------------------------------------------------
 
 
-def test_an_environment_override_is_named_as_the_source_of_its_error(valid_config):
+def test_an_environment_override_is_named_as_the_source_of_its_error(valid_config: ConfigDir) -> None:
     assert only(valid_config, KANARI_CHANNELS__PORTAL__DEADLINE="soon") == (
         "environment variable KANARI_CHANNELS__PORTAL__DEADLINE: channels.portal.deadline: not a duration: "
         "'soon' (use seconds or e.g. '90s', '5m', '1h30m', '7d') (value: 'soon')"
     )
 
 
-def test_a_misspelt_nested_environment_override(valid_config):
+def test_a_misspelt_nested_environment_override(valid_config: ConfigDir) -> None:
     assert only(valid_config, KANARI_CHANNELS__PORTAL__INTERVALL="5m").startswith(
         "environment variable KANARI_CHANNELS__PORTAL__INTERVALL: channels.portal.intervall: unknown field "
         "(value: '5m'); fix: did you mean 'interval'?"
     )
 
 
-def test_an_environment_variable_that_names_nothing_is_a_warning(valid_config):
+def test_an_environment_variable_that_names_nothing_is_a_warning(valid_config: ConfigDir) -> None:
     result = valid_config.check(KANARI_INTERVAL="5m")
     assert result.errors == []
     assert result.warnings == [
@@ -193,7 +195,7 @@ def test_an_environment_variable_that_names_nothing_is_a_warning(valid_config):
     ]
 
 
-def test_a_secret_reference_in_the_environment_short_form(valid_config):
+def test_a_secret_reference_in_the_environment_short_form(valid_config: ConfigDir) -> None:
     moved = valid_config.path / "elsewhere-passord"
     private_file(moved, b"another-password\n")
     result = valid_config.check(KANARI_CHANNELS__PORTAL__INTEGRASJON_PASSORD=f"file:{moved}")
@@ -203,7 +205,7 @@ def test_a_secret_reference_in_the_environment_short_form(valid_config):
     assert result.config.settings.channels.portal.integrasjon_passord.value() == "another-password"
 
 
-def test_malformed_json_in_an_environment_variable(valid_config):
+def test_malformed_json_in_an_environment_variable(valid_config: ConfigDir) -> None:
     assert only(valid_config, KANARI_SIGNING='{"key_file": 5') == (
         "environment: KANARI_SIGNING: cannot use the KANARI_ variables: error parsing value for field "
         '"signing" from source "_EnvironmentSource"; fix: give nested settings one per variable '
@@ -214,7 +216,7 @@ def test_malformed_json_in_an_environment_variable(valid_config):
 # ---- never a secret ----------------------------------------------------------------------------------
 
 
-def _set(data: dict, path: tuple, value: object) -> None:
+def _set(data: dict[str | int, Any], path: tuple[str | int, ...], value: object) -> None:
     for part in path[:-1]:
         data = data.setdefault(part, {}) if isinstance(data, dict) else data[part]
     data[path[-1]] = value
@@ -229,7 +231,9 @@ SECRET = "hunter2-Sekret-9q"
     [SECRET, {"env": SECRET}, {"file": "x", "value": SECRET}, 12345678],
     ids=["as-value", "as-env-name", "beside-a-ref", "as-number"],
 )
-def test_no_secret_field_of_kanari_yaml_echoes_its_value(valid_config, path, written):
+def test_no_secret_field_of_kanari_yaml_echoes_its_value(
+    valid_config: ConfigDir, path: tuple[str | int, ...], written: object
+) -> None:
 
     document = yaml.safe_load((valid_config.path / "kanari.yaml").read_text())
     if path[0] == "metrics":
@@ -245,7 +249,9 @@ def test_no_secret_field_of_kanari_yaml_echoes_its_value(valid_config, path, wri
 
 
 @pytest.mark.parametrize("path", [*secret_paths(VendorsFile)], ids=lambda path: ".".join(map(str, path)))
-def test_no_secret_field_of_vendors_yaml_echoes_its_value(valid_config, path):
+def test_no_secret_field_of_vendors_yaml_echoes_its_value(
+    valid_config: ConfigDir, path: tuple[str | int, ...]
+) -> None:
 
     document = yaml.safe_load((valid_config.path / "vendors.yaml").read_text())
     _set(document, path, SECRET)
@@ -255,7 +261,7 @@ def test_no_secret_field_of_vendors_yaml_echoes_its_value(valid_config, path):
     assert SECRET not in "\n".join(error.render() for error in result.errors)
 
 
-def test_secret_paths_cover_every_secret():
+def test_secret_paths_cover_every_secret() -> None:
     assert sorted(".".join(map(str, path)) for path in secret_paths(ProbeSettings)) == [
         "channels.portal.integrasjon_passord",
         "metrics.basic_auth_password",
@@ -268,14 +274,18 @@ def test_secret_paths_cover_every_secret():
 @pytest.mark.parametrize(
     "variable", ["KANARI_CHANNELS__PORTAL__INTEGRASJON_PASSORD", "KANARI_METRICS__BASIC_AUTH_PASSWORD"]
 )
-def test_a_secret_given_as_an_environment_value_is_refused_unechoed(valid_config, variable):
+def test_a_secret_given_as_an_environment_value_is_refused_unechoed(
+    valid_config: ConfigDir, variable: str
+) -> None:
     extra = {"KANARI_METRICS__BASIC_AUTH_USERNAME": "prometheus"}
     problems = "\n".join(valid_config.problems(**{variable: SECRET}, **extra))
     assert f"environment variable {variable}" in problems
     assert SECRET not in problems
 
 
-def test_printed_check_output_never_shows_secret_values(valid_config, capsys, monkeypatch):
+def test_printed_check_output_never_shows_secret_values(
+    valid_config: ConfigDir, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
 
     for name, value in valid_config.environ.items():
         monkeypatch.setenv(name, value)
@@ -289,7 +299,7 @@ def test_printed_check_output_never_shows_secret_values(valid_config, capsys, mo
         assert secret not in out
 
 
-def test_config_dir_class_is_usable_standalone(tmp_path):
+def test_config_dir_class_is_usable_standalone(tmp_path: Path) -> None:
     directory = ConfigDir(tmp_path, {})
     directory.write("kanari.yaml", "instance: x\n")
     assert directory.problems()

@@ -3,6 +3,8 @@ line), the field, the value as written and the fix."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from probe.config.loader import check_config
@@ -26,7 +28,7 @@ def municipality(number: str, name: str, vendor: str = "plain", channels: str = 
 # ---- the registry ------------------------------------------------------------------------------------
 
 
-def test_unknown_kommunenummer(valid_config):
+def test_unknown_kommunenummer(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/9999-x.yaml", municipality("9999", "X"))
     assert only(valid_config) == (
         f"municipalities/9999-x.yaml:1: kommunenummer: not in the national registry ({REGISTRY}) "
@@ -34,7 +36,7 @@ def test_unknown_kommunenummer(valid_config):
     )
 
 
-def test_renumbered_kommunenummer_says_what_it_is_now(valid_config):
+def test_renumbered_kommunenummer_says_what_it_is_now(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/3001-halden.yaml", municipality("3001", "Halden"))
     assert only(valid_config) == (
         f"municipalities/3001-halden.yaml:1: kommunenummer: not in the national registry ({REGISTRY}); "
@@ -43,14 +45,14 @@ def test_renumbered_kommunenummer_says_what_it_is_now(valid_config):
     )
 
 
-def test_unknown_kommunenummer_with_a_registry_name_names_its_numbers(valid_config):
+def test_unknown_kommunenummer_with_a_registry_name_names_its_numbers(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/1599-heroy.yaml", municipality("1599", "Herøy"))
     assert only(valid_config).endswith(
         "(value: '1599'); fix: the registry lists Herøy as 1515 (Møre og Romsdal) and 1818 (Nordland)"
     )
 
 
-def test_name_not_matching_the_registry(valid_config):
+def test_name_not_matching_the_registry(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/4601-bergen.yaml", "name: Bergen", "name: Bergn")
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:2: name: does not match the registry's name for 4601 "
@@ -58,7 +60,7 @@ def test_name_not_matching_the_registry(valid_config):
     )
 
 
-def test_organisation_number_with_a_bad_check_digit(valid_config):
+def test_organisation_number_with_a_bad_check_digit(valid_config: ConfigDir) -> None:
     valid_config.edit(
         "municipalities/4601-bergen.yaml", "name: Bergen", 'name: Bergen\norganisasjonsnummer: "964338532"'
     )
@@ -69,7 +71,7 @@ def test_organisation_number_with_a_bad_check_digit(valid_config):
     )
 
 
-def test_organisation_number_of_another_municipality(valid_config):
+def test_organisation_number_of_another_municipality(valid_config: ConfigDir) -> None:
     valid_config.edit(
         "municipalities/4601-bergen.yaml", "name: Bergen", 'name: Bergen\norganisasjonsnummer: "964338442"'
     )
@@ -80,7 +82,7 @@ def test_organisation_number_of_another_municipality(valid_config):
     )
 
 
-def test_organisation_number_of_the_wrong_length(valid_config):
+def test_organisation_number_of_the_wrong_length(valid_config: ConfigDir) -> None:
     valid_config.edit(
         "municipalities/4601-bergen.yaml", "name: Bergen", 'name: Bergen\norganisasjonsnummer: "96433853"'
     )
@@ -91,7 +93,9 @@ def test_organisation_number_of_the_wrong_length(valid_config):
     )
 
 
-def test_matching_organisation_number_is_accepted_and_one_missing_from_the_registry_warned(valid_config):
+def test_matching_organisation_number_is_accepted_and_one_missing_from_the_registry_warned(
+    valid_config: ConfigDir,
+) -> None:
     valid_config.edit(
         "municipalities/4601-bergen.yaml", "name: Bergen", 'name: Bergen\norganisasjonsnummer: "964338531"'
     )
@@ -107,7 +111,7 @@ def test_matching_organisation_number_is_accepted_and_one_missing_from_the_regis
     )
 
 
-def test_altinn_without_an_organisation_number(valid_config):
+def test_altinn_without_an_organisation_number(valid_config: ConfigDir) -> None:
     valid_config.write(
         "municipalities/1580-haram.yaml", municipality("1580", "Haram", channels="{portal: {}, altinn: {}}")
     )
@@ -122,7 +126,7 @@ def test_altinn_without_an_organisation_number(valid_config):
 # ---- vendors -----------------------------------------------------------------------------------------
 
 
-def test_unknown_vendor_suggests_the_closest(valid_config):
+def test_unknown_vendor_suggests_the_closest(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/4601-bergen.yaml", "vendor: fjordsys", "vendor: fjordsis")
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:3: vendor: unknown vendor: not in vendors.yaml (value: 'fjordsis'); "
@@ -130,7 +134,7 @@ def test_unknown_vendor_suggests_the_closest(valid_config):
     )
 
 
-def test_duplicate_vendor_id(valid_config):
+def test_duplicate_vendor_id(valid_config: ConfigDir) -> None:
     valid_config.write(
         "vendors.yaml",
         VENDORS_YAML + "  - id: plain\n    name: Again AS\n    alert_receiver: {email: a@b.example}\n",
@@ -141,7 +145,7 @@ def test_duplicate_vendor_id(valid_config):
     )
 
 
-def test_readback_base_url_repeating_the_api_path(valid_config):
+def test_readback_base_url_repeating_the_api_path(valid_config: ConfigDir) -> None:
     valid_config.edit(
         "vendors.yaml", "https://readback.fjordsys.example", "https://readback.fjordsys.example/kanari/v1"
     )
@@ -152,7 +156,7 @@ def test_readback_base_url_repeating_the_api_path(valid_config):
     )
 
 
-def test_vendor_without_alert_receiver_is_a_warning(valid_config):
+def test_vendor_without_alert_receiver_is_a_warning(valid_config: ConfigDir) -> None:
     valid_config.edit("vendors.yaml", "    alert_receiver: {email: vakt@plain.example}\n", "")
     result = valid_config.check()
     assert result.errors == []
@@ -164,7 +168,7 @@ def test_vendor_without_alert_receiver_is_a_warning(valid_config):
 # ---- duplicate routes and file names -----------------------------------------------------------------
 
 
-def test_two_files_for_one_municipality(valid_config):
+def test_two_files_for_one_municipality(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/4601-bergen-kopi.yaml", BERGEN)
     result = valid_config.check()
     assert [error.render() for error in result.errors] == [
@@ -179,7 +183,7 @@ def test_two_files_for_one_municipality(valid_config):
     )
 
 
-def test_file_name_not_matching_its_kommunenummer(valid_config):
+def test_file_name_not_matching_its_kommunenummer(valid_config: ConfigDir) -> None:
     (valid_config.path / "municipalities/4601-bergen.yaml").rename(
         valid_config.path / "municipalities/4602-kinn.yaml"
     )
@@ -189,7 +193,7 @@ def test_file_name_not_matching_its_kommunenummer(valid_config):
     )
 
 
-def test_file_name_without_the_kommunenummer(valid_config):
+def test_file_name_without_the_kommunenummer(valid_config: ConfigDir) -> None:
     (valid_config.path / "municipalities/4601-bergen.yaml").rename(
         valid_config.path / "municipalities/bergen.yaml"
     )
@@ -199,7 +203,7 @@ def test_file_name_without_the_kommunenummer(valid_config):
     )
 
 
-def test_files_that_are_not_yaml_are_named_as_not_read(valid_config):
+def test_files_that_are_not_yaml_are_named_as_not_read(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/5001-trondheim.yaml.orig", municipality("5001", "Trondheim - Tråante"))
     result = valid_config.check()
     assert result.errors == []
@@ -211,7 +215,7 @@ def test_files_that_are_not_yaml_are_named_as_not_read(valid_config):
 # ---- timing and final hops ---------------------------------------------------------------------------
 
 
-def test_deadline_shorter_than_normal_latency_plus_a_poll_is_reported_once(valid_config):
+def test_deadline_shorter_than_normal_latency_plus_a_poll_is_reported_once(valid_config: ConfigDir) -> None:
     valid_config.edit("kanari.yaml", "deadline: 30m", "deadline: 10m")
     assert only(valid_config) == (
         "kanari.yaml:20: channels.portal.deadline: shorter than the channel's normal latency (10m) plus one "
@@ -220,7 +224,7 @@ def test_deadline_shorter_than_normal_latency_plus_a_poll_is_reported_once(valid
     )
 
 
-def test_deadline_without_room_for_the_readback_poll(valid_config):
+def test_deadline_without_room_for_the_readback_poll(valid_config: ConfigDir) -> None:
     # Bergen's vendor has read-back, so its portal route ends at `registered` and needs one more poll.
     valid_config.edit("kanari.yaml", "deadline: 30m", "deadline: 10m45s")
     assert only(valid_config) == (
@@ -231,7 +235,7 @@ def test_deadline_without_room_for_the_readback_poll(valid_config):
     )
 
 
-def test_deadline_override_in_a_municipality_file(valid_config):
+def test_deadline_override_in_a_municipality_file(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/0301-oslo.yaml", 'bydel: "01"', 'bydel: "01"\n    deadline: 5m')
     assert only(valid_config) == (
         "municipalities/0301-oslo.yaml:7: channels.portal.deadline: shorter than the channel's normal "
@@ -242,7 +246,7 @@ def test_deadline_override_in_a_municipality_file(valid_config):
     )
 
 
-def test_final_hop_the_channel_does_not_have_in_kanari_yaml(valid_config):
+def test_final_hop_the_channel_does_not_have_in_kanari_yaml(valid_config: ConfigDir) -> None:
     valid_config.edit("kanari.yaml", "normal_latency: 4h", "normal_latency: 4h\n    final_hop: receipted")
     assert only(valid_config) == (
         "kanari.yaml:30: channels.altinn.final_hop: the altinn channel has no hop 'receipted' "
@@ -250,7 +254,7 @@ def test_final_hop_the_channel_does_not_have_in_kanari_yaml(valid_config):
     )
 
 
-def test_final_hop_the_channel_does_not_have_in_a_municipality_file(valid_config):
+def test_final_hop_the_channel_does_not_have_in_a_municipality_file(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/4601-bergen.yaml", "altinn: {}", "altinn: {final_hop: forwarded}")
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:6: channels.altinn.final_hop: the altinn channel has no hop "
@@ -258,7 +262,7 @@ def test_final_hop_the_channel_does_not_have_in_a_municipality_file(valid_config
     )
 
 
-def test_final_hop_that_is_not_a_hop_suggests_one(valid_config):
+def test_final_hop_that_is_not_a_hop_suggests_one(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/4601-bergen.yaml", "altinn: {}", "altinn: {final_hop: fetchd}")
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:6: channels.altinn.final_hop: Input should be 'accepted', "
@@ -267,7 +271,7 @@ def test_final_hop_that_is_not_a_hop_suggests_one(valid_config):
     )
 
 
-def test_registered_for_a_vendor_without_readback(valid_config):
+def test_registered_for_a_vendor_without_readback(valid_config: ConfigDir) -> None:
     valid_config.edit(
         "municipalities/0301-oslo.yaml", 'bydel: "01"', 'bydel: "01"\n    final_hop: registered'
     )
@@ -278,7 +282,7 @@ def test_registered_for_a_vendor_without_readback(valid_config):
     )
 
 
-def test_registered_from_kanari_yaml_for_a_vendor_without_readback(valid_config):
+def test_registered_from_kanari_yaml_for_a_vendor_without_readback(valid_config: ConfigDir) -> None:
     valid_config.edit("kanari.yaml", "normal_latency: 4h", "normal_latency: 4h\n    final_hop: registered")
     valid_config.edit("municipalities/0301-oslo.yaml", 'bydel: "01"', 'bydel: "01"\n  altinn: {}')
     assert only(valid_config) == (
@@ -292,7 +296,7 @@ def test_registered_from_kanari_yaml_for_a_vendor_without_readback(valid_config)
 # ---- channels ----------------------------------------------------------------------------------------
 
 
-def test_channel_not_configured_in_kanari_yaml_is_one_error(valid_config):
+def test_channel_not_configured_in_kanari_yaml_is_one_error(valid_config: ConfigDir) -> None:
     valid_config.write("kanari.yaml", KANARI_YAML.split("  altinn:")[0] + "readback:\n  poll_interval: 1m\n")
     assert only(valid_config) == (
         "kanari.yaml:13: channels.altinn: 1 municipality file(s) use the altinn channel, which kanari.yaml "
@@ -301,7 +305,7 @@ def test_channel_not_configured_in_kanari_yaml_is_one_error(valid_config):
     )
 
 
-def test_channel_disabled_in_kanari_yaml_only_skips_its_routes(valid_config):
+def test_channel_disabled_in_kanari_yaml_only_skips_its_routes(valid_config: ConfigDir) -> None:
     valid_config.edit("kanari.yaml", "    resource_id", "    enabled: false\n    resource_id")
     result = valid_config.check()
     assert result.errors == []
@@ -312,7 +316,7 @@ def test_channel_disabled_in_kanari_yaml_only_skips_its_routes(valid_config):
     assert {route.name for route in result.config.routes} == {"portal/0301", "portal/4601"}
 
 
-def test_bydel_on_the_altinn_channel(valid_config):
+def test_bydel_on_the_altinn_channel(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/4601-bergen.yaml", "altinn: {}", "altinn: {bydel: '01'}")
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:6: channels.altinn.bydel: only the portal channel addresses a bydel "
@@ -320,7 +324,7 @@ def test_bydel_on_the_altinn_channel(valid_config):
     )
 
 
-def test_no_channel(valid_config):
+def test_no_channel(valid_config: ConfigDir) -> None:
     valid_config.edit(
         "municipalities/4601-bergen.yaml", "channels:\n  portal: {}\n  altinn: {}", "channels: {}"
     )
@@ -330,7 +334,7 @@ def test_no_channel(valid_config):
     )
 
 
-def test_channels_as_a_list(valid_config):
+def test_channels_as_a_list(valid_config: ConfigDir) -> None:
     valid_config.edit(
         "municipalities/4601-bergen.yaml",
         "channels:\n  portal: {}\n  altinn: {}",
@@ -342,7 +346,7 @@ def test_channels_as_a_list(valid_config):
     )
 
 
-def test_channel_name_typo(valid_config):
+def test_channel_name_typo(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/4601-bergen.yaml", "altinn: {}", "altin: {}")
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:6: channels.altin: unknown key (value: 'altin'); fix: did you mean "
@@ -350,7 +354,7 @@ def test_channel_name_typo(valid_config):
     )
 
 
-def test_a_bare_channel_key_means_its_defaults(valid_config):
+def test_a_bare_channel_key_means_its_defaults(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/4601-bergen.yaml", "portal: {}", "portal:")
     result = valid_config.check()
     assert result.errors == []
@@ -361,7 +365,7 @@ def test_a_bare_channel_key_means_its_defaults(valid_config):
 # ---- YAML and typos ----------------------------------------------------------------------------------
 
 
-def test_unquoted_kommunenummer_with_a_leading_zero(valid_config):
+def test_unquoted_kommunenummer_with_a_leading_zero(valid_config: ConfigDir) -> None:
     # YAML 1.1 reads 0301 as an octal number: 193.
     valid_config.write("municipalities/0301-oslo.yaml", OSLO.replace('"0301"', "0301"))
     assert only(valid_config) == (
@@ -370,7 +374,7 @@ def test_unquoted_kommunenummer_with_a_leading_zero(valid_config):
     )
 
 
-def test_unquoted_kommunenummer(valid_config):
+def test_unquoted_kommunenummer(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/4601-bergen.yaml", BERGEN.replace('"4601"', "4601"))
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:1: kommunenummer: must be text, not a number (value: '4601'); "
@@ -378,7 +382,7 @@ def test_unquoted_kommunenummer(valid_config):
     )
 
 
-def test_unquoted_bydel(valid_config):
+def test_unquoted_bydel(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/0301-oslo.yaml", OSLO.replace('"01"', "01"))
     assert only(valid_config) == (
         "municipalities/0301-oslo.yaml:6: channels.portal.bydel: YAML reads the unquoted 01 as the number 1 "
@@ -386,7 +390,7 @@ def test_unquoted_bydel(valid_config):
     )
 
 
-def test_kommunenummer_of_three_digits(valid_config):
+def test_kommunenummer_of_three_digits(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/0301-oslo.yaml", OSLO.replace('"0301"', '"301"'))
     assert only(valid_config) == (
         "municipalities/0301-oslo.yaml:1: kommunenummer: must be the four-digit kommunenummer "
@@ -426,12 +430,14 @@ def test_kommunenummer_of_three_digits(valid_config):
         ),
     ],
 )
-def test_unknown_field_names_the_one_meant(valid_config, name, old, new, expected):
+def test_unknown_field_names_the_one_meant(
+    valid_config: ConfigDir, name: str, old: str, new: str, expected: str
+) -> None:
     valid_config.edit(name, old, new)
     assert only(valid_config) == expected
 
 
-def test_misspelt_required_field_says_both(valid_config):
+def test_misspelt_required_field_says_both(valid_config: ConfigDir) -> None:
     valid_config.edit("municipalities/4601-bergen.yaml", "vendor:", "vendr:")
     assert valid_config.problems() == [
         "municipalities/4601-bergen.yaml:1: vendor: required field is missing; fix: add vendor: <an id from "
@@ -442,7 +448,7 @@ def test_misspelt_required_field_says_both(valid_config):
     ]
 
 
-def test_malformed_yaml_names_the_line(valid_config):
+def test_malformed_yaml_names_the_line(valid_config: ConfigDir) -> None:
     valid_config.write("kanari.yaml", "instance: [unclosed\nlisten: x\n")
     problems = valid_config.problems()
     assert problems[0] == (
@@ -451,7 +457,7 @@ def test_malformed_yaml_names_the_line(valid_config):
     )
 
 
-def test_tab_indentation(valid_config):
+def test_tab_indentation(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/4601-bergen.yaml", BERGEN.replace("  portal: {}", "\tportal: {}"))
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:5: (yaml): malformed YAML at column 1: found character '\\t' that "
@@ -459,7 +465,7 @@ def test_tab_indentation(valid_config):
     )
 
 
-def test_key_written_twice(valid_config):
+def test_key_written_twice(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/4601-bergen.yaml", BERGEN + "vendor: plain\n")
     assert only(valid_config) == (
         "municipalities/4601-bergen.yaml:7: vendor: duplicate key: 'vendor' is also on line 3, and YAML "
@@ -468,7 +474,7 @@ def test_key_written_twice(valid_config):
     )
 
 
-def test_a_list_where_a_mapping_belongs(valid_config):
+def test_a_list_where_a_mapping_belongs(valid_config: ConfigDir) -> None:
     valid_config.write("vendors.yaml", "- id: plain\n")
     assert only(valid_config) == (
         "vendors.yaml: (document): must be a mapping of fields (key: value lines), not a single value or a "
@@ -476,7 +482,7 @@ def test_a_list_where_a_mapping_belongs(valid_config):
     )
 
 
-def test_empty_municipality_file_lists_what_is_missing(valid_config):
+def test_empty_municipality_file_lists_what_is_missing(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/4601-bergen.yaml", "")
     assert valid_config.problems() == [
         "municipalities/4601-bergen.yaml: kommunenummer: required field is missing; fix: add "
@@ -490,7 +496,7 @@ def test_empty_municipality_file_lists_what_is_missing(valid_config):
     ]
 
 
-def test_contact_email(valid_config):
+def test_contact_email(valid_config: ConfigDir) -> None:
     valid_config.write(
         "municipalities/4601-bergen.yaml",
         BERGEN + "contacts:\n  - name: Ola\n  - name: Kari\n    email: kari@\n",
@@ -502,7 +508,7 @@ def test_contact_email(valid_config):
     ]
 
 
-def test_contact_without_address_is_a_warning(valid_config):
+def test_contact_without_address_is_a_warning(valid_config: ConfigDir) -> None:
     valid_config.write("municipalities/4601-bergen.yaml", BERGEN + "contacts:\n  - name: Ola\n")
     result = valid_config.check()
     assert result.errors == []
@@ -515,7 +521,7 @@ def test_contact_without_address_is_a_warning(valid_config):
 # ---- all at once -------------------------------------------------------------------------------------
 
 
-def test_every_problem_in_one_pass(valid_config):
+def test_every_problem_in_one_pass(valid_config: ConfigDir) -> None:
     valid_config.edit("kanari.yaml", "deadline: 30m", "deadline: 1m")
     valid_config.edit("vendors.yaml", "name: Plain Saksbehandling AS", "name: ''")
     valid_config.edit("municipalities/4601-bergen.yaml", "name: Bergen", "name: Bergn")
@@ -529,7 +535,7 @@ def test_every_problem_in_one_pass(valid_config):
     ]
 
 
-def test_municipality_files_are_checked_even_when_kanari_yaml_is_broken(valid_config):
+def test_municipality_files_are_checked_even_when_kanari_yaml_is_broken(valid_config: ConfigDir) -> None:
     valid_config.edit("kanari.yaml", "instance: kanari-test", "instance: kanari test")
     valid_config.edit("municipalities/4601-bergen.yaml", "name: Bergen", "name: Bergn")
     result = valid_config.check()
@@ -543,7 +549,7 @@ def test_municipality_files_are_checked_even_when_kanari_yaml_is_broken(valid_co
     ]
 
 
-def test_missing_configuration_directory(tmp_path):
+def test_missing_configuration_directory(tmp_path: Path) -> None:
     result = check_config(tmp_path / "nowhere", {})
     assert result.errors[0].render() == (
         f"kanari.yaml: (file): file does not exist (value: '{tmp_path / 'nowhere' / 'kanari.yaml'}'); "
@@ -551,7 +557,7 @@ def test_missing_configuration_directory(tmp_path):
     )
 
 
-def test_a_control_character(valid_config):
+def test_a_control_character(valid_config: ConfigDir) -> None:
     valid_config.write("vendors.yaml", VENDORS_YAML.replace("name: Plain", "name: \x1fPlain"))
     assert only(valid_config) == (
         "vendors.yaml:11: (yaml): a character YAML does not allow (a control character) (value: '#x001f'); "
@@ -559,7 +565,7 @@ def test_a_control_character(valid_config):
     )
 
 
-def test_a_file_named_by_its_number_only_is_accepted_with_a_warning(valid_config):
+def test_a_file_named_by_its_number_only_is_accepted_with_a_warning(valid_config: ConfigDir) -> None:
     (valid_config.path / "municipalities/4601-bergen.yaml").rename(
         valid_config.path / "municipalities/4601.yaml"
     )

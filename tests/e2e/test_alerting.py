@@ -78,7 +78,7 @@ def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_receipt_without_record_pages_that_vendor_and_the_operations_centre_only(tmp_path):
+def test_receipt_without_record_pages_that_vendor_and_the_operations_centre_only(tmp_path: Path) -> None:
     with world(tmp_path) as (stack, sinks, admin):
         wait_for(lambda: bool(sinks.received("heartbeat", alertname="Watchdog")), 60, "the Watchdog")
         httpx.post(admin, json={"fault": "vendor.receipt_without_store", "municipality": "4601"})
@@ -96,7 +96,9 @@ def test_receipt_without_record_pages_that_vendor_and_the_operations_centre_only
         check_dashboard_queries(stack)
 
 
-def test_portal_outage_pages_ks_once_and_inhibits_the_route_alerts_of_that_channel_only(tmp_path):
+def test_portal_outage_pages_ks_once_and_inhibits_the_route_alerts_of_that_channel_only(
+    tmp_path: Path,
+) -> None:
     with world(tmp_path) as (stack, sinks, admin):
         wait_for(lambda: bool(sinks.received("heartbeat", alertname="Watchdog")), 60, "the Watchdog")
         httpx.post(admin, json={"fault": "portal.submit_error", "municipality": "*"})

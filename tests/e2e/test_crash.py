@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from probe.hops import Channel, Verdict
 from probe.ledger import Ledger
+from probe.sandbox.manifest import Manifest, VendorInfo
 from tests.conftest import ROOT
 from tests.e2e.processes import environment, fast_timing, sandbox_process, write_probe_config
 
@@ -50,12 +51,12 @@ def metrics_url(log: Path, runs_before: int) -> str:
     while time.monotonic() < deadline:
         found = re.findall(r"metrics at (\S+)", log.read_text())
         if len(found) > runs_before:
-            return found[-1]
+            return str(found[-1])
         time.sleep(0.1)
     raise AssertionError(log.read_text())
 
 
-def sandbox_registrations(manifest, vendor: str, municipality: str) -> list[str]:
+def sandbox_registrations(manifest: Manifest, vendor: str, municipality: str) -> list[str]:
     info = next(v for v in manifest.vendors if v.id == vendor)
     assert info.readback is not None
     token = _token(manifest, info)
@@ -68,9 +69,9 @@ def sandbox_registrations(manifest, vendor: str, municipality: str) -> list[str]
     return [entry["canaryId"] for entry in answer.json()["canaries"]]
 
 
-def _token(manifest, info) -> str:
+def _token(manifest: Manifest, info: VendorInfo) -> str:
     # nordlys wants a Maskinporten token with its scope: get one as Kanari would.
-
+    assert info.readback is not None
     key = manifest.maskinporten.key_file.read_bytes()
     now = int(time.time())
     assertion = jwt.encode(
@@ -87,7 +88,7 @@ def _token(manifest, info) -> str:
 
 
 @pytest.mark.parametrize("crash_at", ["intent", "sent", "poll", "cleanup"])
-def test_sigkill_then_restart_keeps_every_invariant(tmp_path, crash_at):
+def test_sigkill_then_restart_keeps_every_invariant(tmp_path: Path, crash_at: str) -> None:
     log = tmp_path / "probe.log"
     with sandbox_process(tmp_path / "sandbox") as manifest:
         config = write_probe_config(tmp_path / "config", manifest, MUNICIPALITIES, settings=FAST)
@@ -139,7 +140,12 @@ def test_sigkill_then_restart_keeps_every_invariant(tmp_path, crash_at):
         assert scraped == expected_samples(counts)
 
 
-COUNTERS = {
+# The ledger's counter totals: (metric, channel, municipality, vendor, label_a, label_b) -> count.
+LedgerCounts = dict[tuple[str, str, str, str, str, str], int]
+# A scraped sample: its metric name and its sorted label pairs.
+Sample = tuple[str, tuple[tuple[str, str], ...]]
+
+COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "sent": ("kanari_canaries_sent_total", ()),
     "send_failures": ("kanari_send_failures_total", ("reason",)),
     "resolved": ("kanari_canaries_resolved_total", ("verdict",)),
@@ -150,8 +156,8 @@ COUNTERS = {
 }
 
 
-def expected_samples(counts) -> dict:
-    samples = {}
+def expected_samples(counts: LedgerCounts) -> dict[Sample, float]:
+    samples: dict[Sample, float] = {}
     for (metric, channel, municipality, vendor, label_a, label_b), value in counts.items():
         name, extra = COUNTERS[metric]
         labels = {"channel": channel, "municipality": municipality, "vendor": vendor}
@@ -160,7 +166,7 @@ def expected_samples(counts) -> dict:
     return samples
 
 
-def consistent_scrape(url: str, ledger_path: Path) -> tuple[dict, dict]:
+def consistent_scrape(url: str, ledger_path: Path) -> tuple[dict[Sample, float], LedgerCounts]:
     """A scrape taken between two identical reads of the ledger's totals, so both describe one state
     (the probe commits and moves its counters within one tick, never between)."""
     names = {name for name, _ in COUNTERS.values()}
@@ -171,7 +177,7 @@ def consistent_scrape(url: str, ledger_path: Path) -> tuple[dict, dict]:
         second = ledger.counts()
         ledger.close()
         if first == second:
-            scraped = {}
+            scraped: dict[Sample, float] = {}
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
                     if sample.name in names and sample.value:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from probe.hops import Channel, Hop, Verdict
@@ -10,7 +12,7 @@ from tests.e2e.harness import harness
 pytestmark = pytest.mark.anyio
 
 
-async def test_every_route_delivers_and_metrics_follow(tmp_path):
+async def test_every_route_delivers_and_metrics_follow(tmp_path: Path) -> None:
     async with harness(tmp_path, "4601,0301,1580,3201") as probe:
         await probe.run_for(150)
         routes = probe.config.routes

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -29,7 +30,7 @@ def delivered(url: str) -> dict[tuple[str, str], float]:
     return counts
 
 
-def test_demo_delivers_on_all_714_routes(tmp_path):
+def test_demo_delivers_on_all_714_routes(tmp_path: Path) -> None:
     # A copy of the demo configuration, so the demo's state (keys, ledger) goes under tmp_path.
     shutil.copytree(ROOT / "config" / "sandbox", tmp_path / "config" / "sandbox")
     log = tmp_path / "demo.log"

@@ -3,6 +3,8 @@ every other route, including the same municipality's other channel, stays delive
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from probe.hops import Channel, Hop, Owner, Verdict
@@ -17,7 +19,7 @@ WITNESSES = (
 P, A = Channel.PORTAL, Channel.ALTINN
 
 # fault -> {channel: (verdict, blamed hop, owner)}; channels not listed must stay delivered.
-EXPECTED = {
+EXPECTED: dict[str, dict[Channel, tuple[Verdict, Hop | None, Owner | None]]] = {
     "portal.submit_error": {P: (Verdict.FAILED, Hop.ACCEPTED, Owner.KS)},
     "portal.stall": {P: (Verdict.LOST, Hop.FORWARDED, Owner.KS)},
     "portal.handover_lost": {P: (Verdict.LOST, Hop.RECEIPTED, Owner.VENDOR)},
@@ -34,7 +36,9 @@ EXPECTED = {
 
 
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
-async def test_fault_is_blamed_on_its_hop_and_owner_and_disturbs_no_other_route(tmp_path, fault):
+async def test_fault_is_blamed_on_its_hop_and_owner_and_disturbs_no_other_route(
+    tmp_path: Path, fault: str
+) -> None:
     async with harness(tmp_path, f"{TARGET},{WITNESSES}") as probe:
         await probe.fault(fault, TARGET)
         await probe.run_for(240)
@@ -64,7 +68,7 @@ async def test_fault_is_blamed_on_its_hop_and_owner_and_disturbs_no_other_route(
                 assert probe.value("kanari_canaries_resolved_total", verdict="lost", **labels) == 0
 
 
-async def test_duplicate_registration_is_counted_and_still_delivered(tmp_path):
+async def test_duplicate_registration_is_counted_and_still_delivered(tmp_path: Path) -> None:
     async with harness(tmp_path, TARGET) as probe:
         await probe.fault("vendor.duplicate", TARGET)
         await probe.run_for(120)
@@ -74,7 +78,7 @@ async def test_duplicate_registration_is_counted_and_still_delivered(tmp_path):
         assert probe.value("kanari_canaries_resolved_total", verdict="lost", **labels) == 0
 
 
-async def test_slow_vendor_turns_up_late_after_being_reported_lost(tmp_path):
+async def test_slow_vendor_turns_up_late_after_being_reported_lost(tmp_path: Path) -> None:
     async with harness(tmp_path, TARGET) as probe:
         await probe.fault("vendor.slow", TARGET)
         await probe.run_for(100)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -14,7 +16,7 @@ pytestmark = pytest.mark.slow
 FAST = fast_timing("60s", "5s", "15s", "5s")
 
 
-def test_once_prints_the_hops_and_exits_0_then_1_with_the_blame_under_a_fault(tmp_path):
+def test_once_prints_the_hops_and_exits_0_then_1_with_the_blame_under_a_fault(tmp_path: Path) -> None:
     with sandbox_process(tmp_path / "sandbox") as manifest:
         config = write_probe_config(tmp_path / "config", manifest, ["4601"], settings=FAST)
         healthy = kanari("once", "--config", str(config), "--municipality", "4601", "--channel", "portal")
@@ -33,7 +35,7 @@ def test_once_prints_the_hops_and_exits_0_then_1_with_the_blame_under_a_fault(tm
         assert "lost: hop registered not reached, owner vendor" in broken.stdout
 
 
-def test_once_usage_and_configuration_errors_exit_2(tmp_path):
+def test_once_usage_and_configuration_errors_exit_2(tmp_path: Path) -> None:
     with sandbox_process(tmp_path / "sandbox") as manifest:
         config = write_probe_config(tmp_path / "config", manifest, ["4601"], settings=FAST)
         missing = kanari("once", "--config", str(config), "--municipality", "0301", "--channel", "portal")

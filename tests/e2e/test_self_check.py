@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from tests.e2e.test_alerting import wait_for, world
 pytestmark = pytest.mark.slow
 
 
-def test_a_dead_probe_pages_the_operations_centre(tmp_path):
+def test_a_dead_probe_pages_the_operations_centre(tmp_path: Path) -> None:
     with world(tmp_path) as (_stack, sinks, _):
         wait_for(lambda: bool(sinks.received("heartbeat", alertname="Watchdog")), 60, "the Watchdog")
         [probe_pid] = [
@@ -32,7 +33,7 @@ def test_a_dead_probe_pages_the_operations_centre(tmp_path):
         assert page.labels["severity"] == "critical"
 
 
-def test_a_stuck_scheduler_is_caught_by_the_heartbeat_while_the_target_is_up(tmp_path):
+def test_a_stuck_scheduler_is_caught_by_the_heartbeat_while_the_target_is_up(tmp_path: Path) -> None:
     wrapper = [sys.executable, str(ROOT / "tests" / "e2e" / "stalled_probe.py")]
     os.environ["STALL_AFTER"] = "12"
     try:
@@ -47,7 +48,7 @@ def test_a_stuck_scheduler_is_caught_by_the_heartbeat_while_the_target_is_up(tmp
         del os.environ["STALL_AFTER"]
 
 
-def test_the_watchdog_keeps_arriving_and_stops_when_prometheus_goes_silent(tmp_path):
+def test_the_watchdog_keeps_arriving_and_stops_when_prometheus_goes_silent(tmp_path: Path) -> None:
     with world(tmp_path) as (stack, sinks, _):
         wait_for(lambda: len(sinks.received("heartbeat", alertname="Watchdog")) >= 2, 90, "two Watchdogs")
         stack.prometheus.send_signal(signal.SIGKILL)

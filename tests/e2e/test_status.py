@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from probe.cli.status import render_status
@@ -10,7 +12,7 @@ from tests.e2e.harness import harness
 pytestmark = pytest.mark.anyio
 
 
-async def test_status_table_shows_last_verdicts_and_blame(tmp_path):
+async def test_status_table_shows_last_verdicts_and_blame(tmp_path: Path) -> None:
     async with harness(tmp_path, "4601,0301") as probe:
         await probe.fault("vendor.receipt_without_store", "4601")
         await probe.run_for(150)

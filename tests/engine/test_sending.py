@@ -20,5 +20,5 @@ from probe.hops import Channel, Hop, Owner, Verdict
         (Channel.ALTINN, Reason.RATE_LIMITED, Decision(Verdict.UNKNOWN)),
     ],
 )
-def test_a_refused_send_is_blamed_by_its_reason(channel, reason, expected):
+def test_a_refused_send_is_blamed_by_its_reason(channel: Channel, reason: Reason, expected: Decision) -> None:
     assert send_failure_decision(channel, reason) == expected

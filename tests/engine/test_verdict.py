@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pytest
 
 from probe.engine.verdict import Decision, decide, delivered_at, failed, needed_hops
@@ -11,7 +14,12 @@ DEADLINE = 900.0
 GRACE = 120.0
 
 
-def record(channel=Channel.PORTAL, final_hop=Hop.REGISTERED, hops=None, **fields) -> CanaryRecord:
+def record(
+    channel: Channel = Channel.PORTAL,
+    final_hop: Hop = Hop.REGISTERED,
+    hops: Mapping[Hop, float] | None = None,
+    **fields: Any,
+) -> CanaryRecord:
     base = CanaryRecord(
         id="c1",
         channel=channel,
@@ -31,7 +39,7 @@ def record(channel=Channel.PORTAL, final_hop=Hop.REGISTERED, hops=None, **fields
     return base
 
 
-def test_needed_hops_follow_the_final_hop():
+def test_needed_hops_follow_the_final_hop() -> None:
     assert needed_hops(record()) == (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED, Hop.REGISTERED)
     assert needed_hops(record(final_hop=Hop.RECEIPTED)) == (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED)
     assert needed_hops(record(Channel.ALTINN, Hop.FETCHED)) == (Hop.ACCEPTED, Hop.PUBLISHED, Hop.FETCHED)
@@ -44,18 +52,18 @@ def test_needed_hops_follow_the_final_hop():
 ALL = {Hop.ACCEPTED: T0 + 1, Hop.FORWARDED: T0 + 3, Hop.RECEIPTED: T0 + 30, Hop.REGISTERED: T0 + 25}
 
 
-def test_delivered_before_the_deadline_even_if_registered_before_the_receipt():
+def test_delivered_before_the_deadline_even_if_registered_before_the_receipt() -> None:
     canary = record(hops=ALL)
     assert delivered_at(canary) == T0 + 30
     assert decide(canary, T0 + 31, GRACE) == Decision(Verdict.DELIVERED)
 
 
-def test_open_until_the_deadline():
+def test_open_until_the_deadline() -> None:
     canary = record(hops={Hop.ACCEPTED: T0 + 1}, status_ok_at=T0 + DEADLINE - 1)
     assert decide(canary, T0 + DEADLINE - 0.001, GRACE) is None
 
 
-def test_lost_needs_a_successful_look_after_the_deadline():
+def test_lost_needs_a_successful_look_after_the_deadline() -> None:
     canary = record(hops={Hop.ACCEPTED: T0 + 1, Hop.FORWARDED: T0 + 2}, status_ok_at=T0 + DEADLINE - 5)
     # The last look was before the deadline: the receipt might have come in between. Wait.
     assert decide(canary, T0 + DEADLINE + 1, GRACE) is None
@@ -63,25 +71,25 @@ def test_lost_needs_a_successful_look_after_the_deadline():
     assert decide(canary, T0 + DEADLINE + 1, GRACE) == Decision(Verdict.LOST, Hop.RECEIPTED, Owner.VENDOR)
 
 
-def test_receipt_without_record_blames_registered_on_the_vendor():
-    hops = {hop: at for hop, at in ALL.items() if hop is not Hop.REGISTERED}
+def test_receipt_without_record_blames_registered_on_the_vendor() -> None:
+    hops: dict[Hop, float] = {hop: at for hop, at in ALL.items() if hop is not Hop.REGISTERED}
     canary = record(hops=hops, status_ok_at=T0 + 40, readback_ok_at=T0 + DEADLINE + 2)
     assert decide(canary, T0 + DEADLINE + 2, GRACE) == Decision(Verdict.LOST, Hop.REGISTERED, Owner.VENDOR)
 
 
-def test_blind_read_back_gives_unknown_after_the_grace_never_lost():
-    hops = {hop: at for hop, at in ALL.items() if hop is not Hop.REGISTERED}
+def test_blind_read_back_gives_unknown_after_the_grace_never_lost() -> None:
+    hops: dict[Hop, float] = {hop: at for hop, at in ALL.items() if hop is not Hop.REGISTERED}
     canary = record(hops=hops, status_ok_at=T0 + 40, readback_ok_at=T0 + 10)
     assert decide(canary, T0 + DEADLINE + GRACE - 1, GRACE) is None
     assert decide(canary, T0 + DEADLINE + GRACE, GRACE) == Decision(Verdict.UNKNOWN)
 
 
-def test_blind_status_gives_unknown():
+def test_blind_status_gives_unknown() -> None:
     canary = record(hops={Hop.ACCEPTED: T0 + 1}, status_ok_at=None)
     assert decide(canary, T0 + DEADLINE + GRACE, GRACE) == Decision(Verdict.UNKNOWN)
 
 
-def test_late_arrival_is_lost_and_late():
+def test_late_arrival_is_lost_and_late() -> None:
     late = dict(ALL)
     late[Hop.RECEIPTED] = T0 + DEADLINE + 50
     canary = record(hops=late, status_ok_at=T0 + DEADLINE + 60, readback_ok_at=T0 + DEADLINE + 60)
@@ -90,7 +98,7 @@ def test_late_arrival_is_lost_and_late():
     )
 
 
-def test_altinn_never_fetched_blames_the_municipality():
+def test_altinn_never_fetched_blames_the_municipality() -> None:
     canary = record(
         Channel.ALTINN,
         Hop.FETCHED,
@@ -112,12 +120,14 @@ def test_altinn_never_fetched_blames_the_municipality():
         (Channel.ALTINN, {Hop.ACCEPTED: T0}, Decision(Verdict.FAILED, Hop.PUBLISHED, Owner.DIGDIR)),
     ],
 )
-def test_failed_blames_the_first_missing_hop_and_the_channel_failure_owner(channel, hops, expected):
+def test_failed_blames_the_first_missing_hop_and_the_channel_failure_owner(
+    channel: Channel, hops: dict[Hop, float], expected: Decision
+) -> None:
     final = Hop.RECEIPTED if channel is Channel.PORTAL else Hop.FETCHED
     assert failed(record(channel, final, hops=hops)) == expected
 
 
-def test_unconfirmed_portal_send_is_never_lost():
+def test_unconfirmed_portal_send_is_never_lost() -> None:
     canary = record(unconfirmed=True, upstream_id=None, readback_ok_at=T0 + DEADLINE + 1)
     assert decide(canary, T0 + 10, GRACE) is None
     assert decide(canary, T0 + DEADLINE + 1, GRACE) == Decision(Verdict.UNKNOWN)
@@ -125,6 +135,6 @@ def test_unconfirmed_portal_send_is_never_lost():
     assert decide(canary, T0 + 21, GRACE) == Decision(Verdict.DELIVERED)
 
 
-def test_unconfirmed_without_read_back_is_unknown_at_once():
+def test_unconfirmed_without_read_back_is_unknown_at_once() -> None:
     canary = record(final_hop=Hop.RECEIPTED, unconfirmed=True, upstream_id=None)
     assert decide(canary, T0 + 1, GRACE) == Decision(Verdict.UNKNOWN)

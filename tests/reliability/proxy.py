@@ -142,7 +142,11 @@ class FaultProxy:
         head_bytes, _, body = raw.partition(b"\r\n\r\n")
         lines = head_bytes.decode("latin-1").split("\r\n")
         status = int(lines[0].split()[1])
-        headers = [tuple(line.split(": ", 1)) for line in lines[1:] if ": " in line]
+        headers: list[tuple[str, str]] = []
+        for line in lines[1:]:
+            name, separator, value = line.partition(": ")
+            if separator:
+                headers.append((name, value))
         if any(k.lower() == "transfer-encoding" and "chunked" in v.lower() for k, v in headers):
             body = _dechunk(body)
         kept = [
@@ -150,7 +154,7 @@ class FaultProxy:
             for k, v in headers
             if k.lower() not in {"content-length", "transfer-encoding", "connection"}
         ]
-        return status, kept, body  # type: ignore[return-value]
+        return status, kept, body
 
 
 async def _read_request(reader: asyncio.StreamReader) -> Request | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -68,16 +70,16 @@ def mutated(draw: st.DrawFn, valid: object) -> object:
     while isinstance(node, dict | list) and node and draw(st.booleans()):
         key = draw(st.sampled_from(list(node.keys()) if isinstance(node, dict) else list(range(len(node)))))
         path.append(key)
-        node = node[key]  # type: ignore[index]
+        node = node[key]
     if not path:
         return draw(json_values)
     parent = document
     for key in path[:-1]:
-        parent = parent[key]  # type: ignore[index]
+        parent = parent[key]
     if isinstance(parent, dict) and draw(st.booleans()):
         del parent[path[-1]]
     else:
-        parent[path[-1]] = draw(json_values)  # type: ignore[index]
+        parent[path[-1]] = draw(json_values)
     return document
 
 
@@ -93,7 +95,9 @@ PARSERS = [
 @pytest.mark.parametrize(("parser", "valid"), PARSERS)
 @given(data=st.data())
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-def test_parsers_give_a_reading_or_invalid_response(parser, valid, data):
+def test_parsers_give_a_reading_or_invalid_response(
+    parser: Callable[[Any], object], valid: object, data: st.DataObject
+) -> None:
     answer = data.draw(st.one_of(json_values, mutated(valid)))
     try:
         parser(answer)
@@ -103,7 +107,7 @@ def test_parsers_give_a_reading_or_invalid_response(parser, valid, data):
 
 @given(body=st.binary(max_size=200) | json_values.map(lambda value: json.dumps(value).encode()))
 @settings(max_examples=100, deadline=None)
-def test_upstream_bodies_of_any_shape_never_escape_as_other_errors(body):
+def test_upstream_bodies_of_any_shape_never_escape_as_other_errors(body: bytes) -> None:
     async def call() -> None:
         with respx.mock:
             respx.get("https://upstream.test/x").respond(200, content=body)

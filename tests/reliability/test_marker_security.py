@@ -13,6 +13,7 @@ import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -28,9 +29,10 @@ pytestmark = pytest.mark.anyio
 READBACK = r"/canaries\?since="
 
 
-def payload_of(marker: str) -> dict:
+def payload_of(marker: str) -> dict[str, Any]:
     encoded = marker.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    return payload
 
 
 def resign(key: Ed25519PrivateKey, key_id: str, **changes: object) -> Callable[[str], str]:
@@ -51,7 +53,7 @@ def altered(marker: str) -> str:
 
 
 def rewriting(change: Callable[[str], str]) -> Fault:
-    def transform(answer: dict) -> dict:
+    def transform(answer: dict[str, Any]) -> dict[str, Any]:
         for entry in answer.get("canaries", []):
             entry["marker"] = change(entry["marker"])
         return answer
@@ -63,7 +65,7 @@ def state_key(tmp_path: Path) -> Ed25519PrivateKey:
     return load_signing_key(tmp_path / "sandbox" / "kanari-marker-ed25519.pem")
 
 
-CASES = {
+CASES: dict[str, Callable[[Path], Callable[[str], str]]] = {
     "forged": lambda tmp: resign(Ed25519PrivateKey.generate(), "kanari-test"),
     "altered": lambda tmp: altered,
     "expired": lambda tmp: resign(state_key(tmp), "kanari-test", iat=1_600_000_000),
@@ -75,7 +77,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-async def test_a_bad_marker_is_rejected_and_the_canary_not_registered(tmp_path, case):
+async def test_a_bad_marker_is_rejected_and_the_canary_not_registered(tmp_path: Path, case: str) -> None:
     async with harness(tmp_path, "4601", proxies=("readback:nordlys",)) as probe:
         probe.proxies["readback:nordlys"].fault = rewriting(CASES[case](tmp_path))
         await probe.run_for(120)
@@ -87,7 +89,7 @@ async def test_a_bad_marker_is_rejected_and_the_canary_not_registered(tmp_path, 
         assert {(r.verdict, r.blamed_hop) for r in judged} == {(Verdict.LOST, Hop.REGISTERED)}
 
 
-async def test_key_rotation_keeps_markers_of_the_previous_key_valid(tmp_path):
+async def test_key_rotation_keeps_markers_of_the_previous_key_valid(tmp_path: Path) -> None:
     previous = Ed25519PrivateKey.generate()
     public_file = tmp_path / "previous.pub.pem"
     public_file.write_bytes(

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +23,7 @@ FAST = fast_timing("3s", "5s", "10s", "3s")
 METRICS_PASSWORD = "kanari-metrics-s3cret-Xq9"
 
 
-def secret_values(state_dir, config_dir) -> list[str]:
+def secret_values(state_dir: Path, config_dir: Path) -> list[str]:
     values = [METRICS_PASSWORD]
     for name in ("fiks-integrasjon-passord", "readback-fjordsys.token", "readback-vidde.token"):
         values.append((state_dir / name).read_text().strip())
@@ -32,7 +33,7 @@ def secret_values(state_dir, config_dir) -> list[str]:
     return values
 
 
-def test_a_full_run_never_shows_a_secret(tmp_path):
+def test_a_full_run_never_shows_a_secret(tmp_path: Path) -> None:
     captured: list[str] = []
     with sandbox_process(tmp_path / "sandbox") as manifest:
         (tmp_path / "metrics-password").write_text(METRICS_PASSWORD + "\n")
@@ -107,7 +108,7 @@ def test_a_full_run_never_shows_a_secret(tmp_path):
     assert "eyJ" not in everything
 
 
-def test_keys_readable_by_others_are_refused(tmp_path):
+def test_keys_readable_by_others_are_refused(tmp_path: Path) -> None:
     with sandbox_process(tmp_path / "sandbox") as manifest:
         config = write_probe_config(tmp_path / "config", manifest, ["4601"], settings=FAST)
         key = config / "marker-ed25519.pem"

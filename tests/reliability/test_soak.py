@@ -10,6 +10,8 @@ those happened outside the fault, for every route.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from probe.hops import Channel, Hop, Verdict
@@ -36,7 +38,9 @@ FAULT_ON, FAULT_OFF = 12 * HOUR, 14 * HOUR
 STEP = 30.0
 
 
-async def test_a_day_on_all_714_routes_without_false_alarms_and_one_fault_detected(tmp_path, capsys):
+async def test_a_day_on_all_714_routes_without_false_alarms_and_one_fault_detected(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     async with harness(tmp_path, "", speed=1.0, settings=TIMING) as probe:
         assert len(probe.config.routes) == 714
         start = probe.clock.now()

@@ -17,6 +17,8 @@ Kanari's rules, which these tests pin down:
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -71,7 +73,7 @@ def failures(probe: Harness, name: str, **labels: str) -> float:
     return total
 
 
-async def test_connection_refused_fails_the_send_at_accepted_owned_by_ks(tmp_path):
+async def test_connection_refused_fails_the_send_at_accepted_owned_by_ks(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
         await probe.proxies["portal"].close()  # nothing listens there any more
         await probe.run_for(150)
@@ -80,7 +82,7 @@ async def test_connection_refused_fails_the_send_at_accepted_owned_by_ks(tmp_pat
         assert_delivered(probe, Channel.ALTINN)
 
 
-async def test_dns_failure_fails_the_send_at_accepted_owned_by_ks(tmp_path):
+async def test_dns_failure_fails_the_send_at_accepted_owned_by_ks(tmp_path: Path) -> None:
     unresolvable = {
         "channels": {"portal": {"base_url": "http://kanari-no-such-host.invalid/fiks/bekymringsmelding"}}
     }
@@ -91,7 +93,9 @@ async def test_dns_failure_fails_the_send_at_accepted_owned_by_ks(tmp_path):
         assert_delivered(probe, Channel.ALTINN)
 
 
-async def test_reset_mid_answer_to_a_send_is_followed_through_read_back_and_never_resent(tmp_path):
+async def test_reset_mid_answer_to_a_send_is_followed_through_read_back_and_never_resent(
+    tmp_path: Path,
+) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
         probe.proxies["portal"].fault = Fault("reset", match=r"^POST .*/offentlig$")
         await probe.run_for(150)
@@ -104,7 +108,7 @@ async def test_reset_mid_answer_to_a_send_is_followed_through_read_back_and_neve
         assert_delivered(probe, Channel.ALTINN)
 
 
-async def test_reset_mid_answer_on_altinn_is_looked_up_by_senders_reference(tmp_path):
+async def test_reset_mid_answer_on_altinn_is_looked_up_by_senders_reference(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("altinn",)) as probe:
         probe.proxies["altinn"].fault = Fault(
             "reset", match=r"^POST /altinn/correspondence/api/v1/correspondence$"
@@ -115,7 +119,7 @@ async def test_reset_mid_answer_on_altinn_is_looked_up_by_senders_reference(tmp_
         assert_delivered(probe, Channel.PORTAL)
 
 
-async def test_a_2xx_send_answer_that_does_not_parse_is_followed_not_written_off(tmp_path):
+async def test_a_2xx_send_answer_that_does_not_parse_is_followed_not_written_off(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
         probe.proxies["portal"].fault = Fault("malformed", match=r"^POST .*/offentlig$")
         await probe.run_for(150)
@@ -123,7 +127,7 @@ async def test_a_2xx_send_answer_that_does_not_parse_is_followed_not_written_off
         assert failures(probe, "send", channel="portal", reason="invalid_response") >= 2
 
 
-async def test_status_checks_that_time_out_make_the_probe_blind_never_lost(tmp_path):
+async def test_status_checks_that_time_out_make_the_probe_blind_never_lost(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
         probe.proxies["portal"].fault = Fault("hang", match=r"^GET .*/status$")
         await probe.run_for(150)
@@ -134,7 +138,7 @@ async def test_status_checks_that_time_out_make_the_probe_blind_never_lost(tmp_p
         assert_delivered(probe, Channel.ALTINN)
 
 
-async def test_a_slow_trickle_within_the_timeout_is_not_a_failure(tmp_path):
+async def test_a_slow_trickle_within_the_timeout_is_not_a_failure(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
         probe.proxies["portal"].fault = Fault("trickle", chunk=32, delay=0.02, match=r"^GET .*/status$")
         await probe.run_for(150)
@@ -142,7 +146,7 @@ async def test_a_slow_trickle_within_the_timeout_is_not_a_failure(tmp_path):
         assert failures(probe, "check", channel="portal") == 0
 
 
-async def test_429_is_honoured_and_gives_unknown_not_a_failure_of_the_route(tmp_path):
+async def test_429_is_honoured_and_gives_unknown_not_a_failure_of_the_route(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
         probe.proxies["portal"].fault = Fault("status", status=429, headers={"Retry-After": "90"})
         await probe.run_for(300)
@@ -154,7 +158,7 @@ async def test_429_is_honoured_and_gives_unknown_not_a_failure_of_the_route(tmp_
         assert_delivered(probe, Channel.ALTINN)
 
 
-async def test_a_burst_of_5xx_fails_those_sends_and_then_the_route_recovers(tmp_path):
+async def test_a_burst_of_5xx_fails_those_sends_and_then_the_route_recovers(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
         probe.proxies["portal"].fault = Fault("burst", status=503, count=2, match=r"^POST")
         await probe.run_for(200)
@@ -165,7 +169,7 @@ async def test_a_burst_of_5xx_fails_those_sends_and_then_the_route_recovers(tmp_
         assert_delivered(probe, Channel.ALTINN)
 
 
-async def test_malformed_status_answers_are_check_failures_and_never_lost(tmp_path):
+async def test_malformed_status_answers_are_check_failures_and_never_lost(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
         probe.proxies["portal"].fault = Fault("malformed", match=r"^GET .*/status$")
         await probe.run_for(150)
@@ -173,8 +177,8 @@ async def test_malformed_status_answers_are_check_failures_and_never_lost(tmp_pa
         assert failures(probe, "check", channel="portal", target="portal", reason="invalid_response") >= 2
 
 
-async def test_unexpected_but_valid_new_status_values_are_tolerated(tmp_path):
-    def add_state(history):
+async def test_unexpected_but_valid_new_status_values_are_tolerated(tmp_path: Path) -> None:
+    def add_state(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [*history, {**history[0], "tilstand": "UNDER_MANUELL_KONTROLL", "beskrivelse": "ny tilstand"}]
 
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("portal",)) as probe:
@@ -184,7 +188,7 @@ async def test_unexpected_but_valid_new_status_values_are_tolerated(tmp_path):
         assert failures(probe, "check", channel="portal") == 0
 
 
-async def test_a_huge_read_back_answer_is_refused_without_disturbing_other_vendors(tmp_path):
+async def test_a_huge_read_back_answer_is_refused_without_disturbing_other_vendors(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("readback:nordlys",)) as probe:
         probe.proxies["readback:nordlys"].fault = Fault(
             "huge", size=8 * 1024 * 1024, match=r"/canaries\?since="
@@ -199,7 +203,7 @@ async def test_a_huge_read_back_answer_is_refused_without_disturbing_other_vendo
         assert_delivered(probe, Channel.ALTINN)
 
 
-async def test_token_endpoint_down_is_the_probes_own_failure_never_a_vendor_page(tmp_path):
+async def test_token_endpoint_down_is_the_probes_own_failure_never_a_vendor_page(tmp_path: Path) -> None:
     async with harness(tmp_path, MUNICIPALITIES, settings=QUICK, proxies=("maskinporten",)) as probe:
         probe.proxies["maskinporten"].fault = Fault("status", status=503)
         await probe.run_for(150)
@@ -212,7 +216,7 @@ async def test_token_endpoint_down_is_the_probes_own_failure_never_a_vendor_page
                     assert sample.labels["owner"] == "ops", sample
 
 
-def _other_ca(directory) -> str:
+def _other_ca(directory: Path) -> str:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Not the sandbox's CA")])
     now = dt.datetime.now(dt.UTC)
@@ -228,7 +232,9 @@ def _other_ca(directory) -> str:
     return str(path)
 
 
-async def test_tls_with_the_right_ca_delivers_and_with_a_wrong_ca_fails_on_the_probes_side(tmp_path):
+async def test_tls_with_the_right_ca_delivers_and_with_a_wrong_ca_fails_on_the_probes_side(
+    tmp_path: Path,
+) -> None:
     async with harness(tmp_path / "right", MUNICIPALITIES, settings=QUICK, tls=True) as probe:
         await probe.run_for(150)
         assert probe.sandbox.base_url.startswith("https://")

@@ -4,10 +4,12 @@ sets and the receivers amtool routes them to."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import yaml
 
+from probe.config.loader import KanariConfig
 from probe.render.alertmanager import alertmanager_config, render_alertmanager
 from probe.render.alerts import rule_groups
 from probe.render.artefacts import ALERTMANAGER_PATH
@@ -158,18 +160,18 @@ ROUTING = [
 ]
 
 
-def test_committed_alertmanager_config_is_a_fresh_render(config):
+def test_committed_alertmanager_config_is_a_fresh_render(config: KanariConfig) -> None:
     assert COMMITTED.read_text(encoding="utf-8") == render_alertmanager(config), (
         "config/alertmanager/alertmanager.yml is stale: run `kanari render alertmanager`"
     )
 
 
-def test_amtool_check_config(amtool):
+def test_amtool_check_config(amtool: str) -> None:
     result = run([amtool, "check-config", str(COMMITTED)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_test_variants_pass_check_config(config, amtool, tmp_path):
+def test_test_variants_pass_check_config(config: KanariConfig, amtool: str, tmp_path: Path) -> None:
     sink = tmp_path / "sink.yml"
     sink.write_text(
         render_alertmanager(
@@ -195,14 +197,14 @@ def test_test_variants_pass_check_config(config, amtool, tmp_path):
 
 
 @pytest.mark.parametrize(("labels", "receivers"), ROUTING, ids=lambda value: str(value)[:60])
-def test_routes(amtool, labels, receivers):
+def test_routes(amtool: str, labels: dict[str, str], receivers: list[str]) -> None:
     pairs = [f"{name}={value}" for name, value in sorted(labels.items())]
     result = run([amtool, "config", "routes", "test", f"--config.file={COMMITTED}", *pairs])
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().split(",") == receivers
 
 
-def test_every_configured_party_has_its_receiver(config):
+def test_every_configured_party_has_its_receiver(config: KanariConfig) -> None:
     names = {receiver["name"] for receiver in alertmanager_config(config)["receivers"]}
     assert {OPS, "heartbeat", "ks", "digdir"} <= names
     for vendor in config.vendors.values():
@@ -211,7 +213,7 @@ def test_every_configured_party_has_its_receiver(config):
         assert (f"municipality-{number}" in names) == bool(municipality.model.contacts)
 
 
-def test_inhibition_refers_to_real_alerts_and_labels(config):
+def test_inhibition_refers_to_real_alerts_and_labels(config: KanariConfig) -> None:
     rules = [rule for group in rule_groups(config)["groups"] for rule in group["rules"] if "alert" in rule]
     names = {rule["alert"] for rule in rules}
     inhibit = alertmanager_config(config)["inhibit_rules"]
@@ -233,13 +235,13 @@ def test_inhibition_refers_to_real_alerts_and_labels(config):
     )
 
 
-def test_email_goes_through_the_configured_relay(config):
+def test_email_goes_through_the_configured_relay(config: KanariConfig) -> None:
     document = alertmanager_config(config)
     assert document["global"]["smtp_smarthost"] == "smtp.kanari.example:587"
     assert document["global"]["smtp_from"] == "alertmanager@kanari.example"
 
 
-def test_without_a_relay_email_gets_a_placeholder_that_cannot_resolve(config):
+def test_without_a_relay_email_gets_a_placeholder_that_cannot_resolve(config: KanariConfig) -> None:
     settings = config.settings.model_copy(
         update={"alerting": config.settings.alerting.model_copy(update={"smtp": None})}
     )

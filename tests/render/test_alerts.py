@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from probe.config.loader import load_config
+from probe.config.loader import KanariConfig, load_config
 from probe.config.routes import Route
 from probe.hops import Channel, Hop
 from probe.render.alerts import render_rules, rule_groups
@@ -27,28 +29,30 @@ OWNER_FROM_METRIC = {"KanariRouteLosingCanaries", "KanariReceiptWithoutRecord", 
 PROMTOOL_TESTS = sorted((ROOT / "tests" / "prometheus").glob("*.test.yml"))
 
 
-def alerts(document):
+def alerts(document: dict[str, Any]) -> list[dict[str, Any]]:
     return [rule for group in document["groups"] for rule in group["rules"] if "alert" in rule]
 
 
-def test_committed_rules_are_a_fresh_render(config):
+def test_committed_rules_are_a_fresh_render(config: KanariConfig) -> None:
     assert (ROOT / ALERTS_PATH).read_text(encoding="utf-8") == render_rules(config), (
         "config/prometheus/alerts.yml is stale: run `kanari render alerts`"
     )
 
 
-def test_promtool_check_rules(promtool):
+def test_promtool_check_rules(promtool: str) -> None:
     result = run([promtool, "check", "rules", str(ROOT / ALERTS_PATH)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_promtool_unit_tests(promtool):
+def test_promtool_unit_tests(promtool: str) -> None:
     assert PROMTOOL_TESTS, "no promtool test files under tests/prometheus"
     result = run([promtool, "test", "rules", *map(str, PROMTOOL_TESTS)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_time_compressed_variant_is_valid_and_short(config, promtool, tmp_path):
+def test_time_compressed_variant_is_valid_and_short(
+    config: KanariConfig, promtool: str, tmp_path: Path
+) -> None:
     compressed = PRODUCTION.compressed(1 / 60)
     path = tmp_path / "alerts.yml"
     path.write_text(render_rules(config, compressed), encoding="utf-8")
@@ -67,7 +71,7 @@ def test_time_compressed_variant_is_valid_and_short(config, promtool, tmp_path):
     assert "TIME-COMPRESSED" in path.read_text()
 
 
-def test_every_alert_has_owner_severity_channel_and_annotations(config):
+def test_every_alert_has_owner_severity_channel_and_annotations(config: KanariConfig) -> None:
     document = rule_groups(config)
     runbook = config.settings.alerting.runbook_url
     dashboards = config.settings.alerting.dashboard_url
@@ -94,7 +98,7 @@ def test_every_alert_has_owner_severity_channel_and_annotations(config):
             assert "for" in rule, name
 
 
-def test_route_alerts_never_blame_the_probe_itself(config):
+def test_route_alerts_never_blame_the_probe_itself(config: KanariConfig) -> None:
     for rule in alerts(rule_groups(config)):
         if rule["alert"] == "KanariRouteLosingCanaries":
             for selector in re.findall(r"kanari_undelivered_total\{([^}]*)\}", rule["expr"]):
@@ -103,7 +107,7 @@ def test_route_alerts_never_blame_the_probe_itself(config):
                 assert excluded or (owner[0] == "=" and owner[1] != "ops"), selector
 
 
-def test_probe_blind_is_a_warning_to_the_vendor_never_a_loss(config):
+def test_probe_blind_is_a_warning_to_the_vendor_never_a_loss(config: KanariConfig) -> None:
     rules = [rule for rule in alerts(rule_groups(config)) if rule["alert"] == "KanariProbeBlind"]
     assert {rule["labels"]["channel"] for rule in rules} == {"portal", "altinn"}
     for rule in rules:
@@ -113,7 +117,7 @@ def test_probe_blind_is_a_warning_to_the_vendor_never_a_loss(config):
         assert 'verdict="unknown"' in rule["expr"]
 
 
-def test_channel_alerts_fire_before_the_route_alerts_they_inhibit(config):
+def test_channel_alerts_fire_before_the_route_alerts_they_inhibit(config: KanariConfig) -> None:
     fors: dict[tuple[str, str], float] = {}
     for rule in alerts(rule_groups(config)):
         fors.setdefault(
@@ -132,7 +136,7 @@ def route(channel: Channel, interval: float, poll: float = 30) -> Route:
     )
 
 
-def test_timing_formulas_follow_the_configured_intervals():
+def test_timing_formulas_follow_the_configured_intervals() -> None:
     timing = ChannelTiming.derive(Channel.PORTAL, [route(Channel.PORTAL, 900)], PRODUCTION)
     assert timing is not None
     assert timing.loss_window == 3 * 900 + 30
@@ -155,7 +159,7 @@ def test_timing_formulas_follow_the_configured_intervals():
     assert ChannelTiming.derive(Channel.ALTINN, [route(Channel.PORTAL, 900)], PRODUCTION) is None
 
 
-def test_compression_scales_only_the_fixed_durations():
+def test_compression_scales_only_the_fixed_durations() -> None:
     compressed = Timing().compressed(0.5).compressed(0.5)
     assert compressed.scale == 0.25
     assert compressed.scaled(compressed.probe_down_for) == 30
@@ -167,7 +171,7 @@ def test_compression_scales_only_the_fixed_durations():
         Timing().compressed(0)
 
 
-def test_rendered_thresholds_follow_the_configuration():
+def test_rendered_thresholds_follow_the_configuration() -> None:
     faster = load_config(
         CONFIG_DIR, environ={}, overrides={"channels": {"portal": {"interval": "5m"}}}, with_secrets=False
     )
@@ -180,7 +184,7 @@ def test_rendered_thresholds_follow_the_configuration():
     assert ">= 0.25\n" in render_rules(share)
 
 
-def test_rendering_is_deterministic(config):
+def test_rendering_is_deterministic(config: KanariConfig) -> None:
     assert render_rules(config) == render_rules(dataclasses.replace(config))
     assert render_rules(config).endswith("\n")
     assert not render_rules(config).endswith("\n\n")

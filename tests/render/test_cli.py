@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 import yaml
 
 from probe.cli import main
+from probe.config.loader import KanariConfig
 from probe.render.alerts import render_rules
 from tests.render.conftest import CONFIG_DIR
 
 
-def test_render_alerts_to_a_file_and_check(config, tmp_path, capsys):
+def test_render_alerts_to_a_file_and_check(
+    config: KanariConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "alerts.yml"
     assert main(["render", "alerts", "--config", str(CONFIG_DIR), "--out", str(out)]) == 0
     assert out.read_text(encoding="utf-8") == render_rules(config)
@@ -22,7 +28,7 @@ def test_render_alerts_to_a_file_and_check(config, tmp_path, capsys):
     assert "+        for: 4m" in diff
 
 
-def test_render_all_writes_the_repository_layout(tmp_path, capsys):
+def test_render_all_writes_the_repository_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "all", "--config", str(CONFIG_DIR), "--out", str(tmp_path)]) == 0
     written = sorted(str(path.relative_to(tmp_path)) for path in tmp_path.rglob("*") if path.is_file())
     assert written == [
@@ -38,7 +44,7 @@ def test_render_all_writes_the_repository_layout(tmp_path, capsys):
     assert main(["render", "all", "--config", str(CONFIG_DIR), "--out", str(tmp_path), "--check"]) == 1
 
 
-def test_test_variant_of_alertmanager_to_stdout(capsys):
+def test_test_variant_of_alertmanager_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(
         [
             "render",
@@ -60,7 +66,7 @@ def test_test_variant_of_alertmanager_to_stdout(capsys):
     assert document["route"]["repeat_interval"] == "2m24s"
 
 
-def test_usage_errors(tmp_path, capsys):
+def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["render", "alerts", "--config", str(CONFIG_DIR), "--compress", "0", "--out", "-"]) == 2
     assert main(["render", "alerts", "--config", str(tmp_path)]) == 2
     assert "not valid" in capsys.readouterr().err

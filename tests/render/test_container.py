@@ -25,12 +25,12 @@ def hadolint() -> str:
     return str(beside) if beside.exists() else (shutil.which("hadolint") or tool("hadolint", "hadolint"))
 
 
-def test_hadolint():
+def test_hadolint() -> None:
     result = run([hadolint(), str(DOCKERFILE)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_dockerfile_contract():
+def test_dockerfile_contract() -> None:
     text = DOCKERFILE.read_text(encoding="utf-8")
     stages = re.findall(r"^FROM (\S+)", text, flags=re.MULTILINE)
     assert len(stages) == 2, "multi-stage: build the venv, then copy only it"
@@ -46,13 +46,13 @@ def test_dockerfile_contract():
     assert "org.opencontainers.image.source" in text
 
 
-def test_dockerignore_keeps_secrets_and_state_out():
+def test_dockerignore_keeps_secrets_and_state_out() -> None:
     lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
     assert lines[lines.index("*")] == "*"
     assert {"!pyproject.toml", "!README.md", "!probe/"} <= set(lines)
 
 
-def test_compose_mounts_the_shipped_files():
+def test_compose_mounts_the_shipped_files() -> None:
     compose = yaml.safe_load(COMPOSE.read_text(encoding="utf-8"))
     services = compose["services"]
     assert set(services) == {"kanari", "prometheus", "alertmanager", "grafana"}
@@ -67,7 +67,7 @@ def test_compose_mounts_the_shipped_files():
     assert dashboards.split(":")[1] == provider["providers"][0]["options"]["path"]
 
 
-def test_prometheus_config(promtool):
+def test_prometheus_config(promtool: str) -> None:
     config = yaml.safe_load((ROOT / "config/prometheus/prometheus.yml").read_text(encoding="utf-8"))
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert JOB in jobs, "KanariProbeDown watches up{job='kanari'}"
@@ -77,7 +77,7 @@ def test_prometheus_config(promtool):
 
 
 @pytest.mark.parametrize("path", ["config/grafana/provisioning/datasources/prometheus.yml"])
-def test_grafana_datasource_is_the_default_prometheus(path):
+def test_grafana_datasource_is_the_default_prometheus(path: str) -> None:
     document = yaml.safe_load((ROOT / path).read_text(encoding="utf-8"))
     (source,) = document["datasources"]
     assert source["type"] == "prometheus"

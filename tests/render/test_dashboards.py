@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from probe.config.loader import KanariConfig
 from probe.render.artefacts import DASHBOARDS_DIR
 from probe.render.dashboards import dashboards, render_dashboards
 from probe.render.links import Dashboard
@@ -17,23 +20,23 @@ from tests.conftest import ROOT
 UIDS = {"kanari-overview", "kanari-vendor", "kanari-municipality", "kanari-probe"}
 
 
-def panels(model):
+def panels(model: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for panel in model["panels"]:
         yield panel
         yield from panel.get("panels", [])
 
 
-def committed():
+def committed() -> dict[str, str]:
     return {
         path.name: path.read_text(encoding="utf-8") for path in sorted((ROOT / DASHBOARDS_DIR).glob("*.json"))
     }
 
 
-def test_committed_dashboards_are_a_fresh_render(config):
+def test_committed_dashboards_are_a_fresh_render(config: KanariConfig) -> None:
     assert committed() == render_dashboards(config), "dashboards/ is stale: run `kanari render dashboards`"
 
 
-def test_uids_are_stable_and_unique(config):
+def test_uids_are_stable_and_unique(config: KanariConfig) -> None:
     models = dashboards(config)
     uids = [model["uid"] for model in models.values()]
     assert len(uids) == len(set(uids))
@@ -43,7 +46,7 @@ def test_uids_are_stable_and_unique(config):
 
 
 @pytest.mark.parametrize("name", sorted(f"{uid}.json" for uid in UIDS))
-def test_every_panel_uses_the_datasource_variable(name):
+def test_every_panel_uses_the_datasource_variable(name: str) -> None:
     text = committed()[name]
     model = json.loads(text)
     assert "${DS_" not in text
@@ -67,7 +70,7 @@ def test_every_panel_uses_the_datasource_variable(name):
 
 
 @pytest.mark.parametrize("name", sorted(f"{uid}.json" for uid in UIDS))
-def test_rates_use_rate_interval_and_time_is_utc(name):
+def test_rates_use_rate_interval_and_time_is_utc(name: str) -> None:
     model = json.loads(committed()[name])
     assert model["timezone"] == "utc"
     assert model["schemaVersion"] == 39
@@ -81,7 +84,7 @@ def test_rates_use_rate_interval_and_time_is_utc(name):
                 assert variable.startswith("__") or variable in defined, (panel["title"], variable)
 
 
-def test_alert_links_point_at_existing_dashboards(config):
+def test_alert_links_point_at_existing_dashboards(config: KanariConfig) -> None:
     from probe.render.alerts import rule_groups  # noqa: PLC0415
 
     for group in rule_groups(config)["groups"]:

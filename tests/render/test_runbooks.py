@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from probe.config.loader import KanariConfig
 from probe.render.alerts import rule_groups
 from tests.conftest import ROOT
 
@@ -22,7 +23,7 @@ def anchors() -> set[str]:
     return {github_anchor(heading) for heading in headings}
 
 
-def test_every_alert_has_a_runbook_section(config):
+def test_every_alert_has_a_runbook_section(config: KanariConfig) -> None:
     names = {
         rule["alert"]: rule["annotations"]["runbook_url"]
         for group in rule_groups(config)["groups"]
@@ -38,6 +39,6 @@ def test_every_alert_has_a_runbook_section(config):
         assert f"`{name}`" in RUNBOOKS.read_text(encoding="utf-8")
 
 
-def test_anchor_rules():
+def test_anchor_rules() -> None:
     assert github_anchor("Kanari route losing canaries") == "kanari-route-losing-canaries"
     assert github_anchor("Watchdog") == "watchdog"

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import random
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -34,7 +35,7 @@ SIGNER = MarkerSigner(Ed25519PrivateKey.generate(), "test-key")
 _PDF_CACHE: dict[str, bytes] = {}
 
 
-def load_key(path) -> RSAPrivateKey:
+def load_key(path: Path) -> RSAPrivateKey:
     key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     assert isinstance(key, RSAPrivateKey)
     return key

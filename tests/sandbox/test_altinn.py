@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+import httpx
 import jwt
 import pytest
 
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.anyio
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code", "errorCode", "traceId"}
 
 
-def assert_problem(response, status: int, code: int) -> None:
+def assert_problem(response: httpx.Response, status: int, code: int) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     body = response.json()
@@ -27,7 +28,7 @@ def assert_problem(response, status: int, code: int) -> None:
     assert body["code"] == f"CORR-{code:05d}"
 
 
-def correspondence_id(response) -> str:
+def correspondence_id(response: httpx.Response) -> str:
     return str(response.json()["correspondences"][0]["correspondenceId"])
 
 
@@ -36,7 +37,7 @@ async def recipient_headers(kit: Kit, kommunenummer: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {await kit.altinn_token(recipient_orgnr=orgnr)}"}
 
 
-async def test_token_exchange(kit: Kit):
+async def test_token_exchange(kit: Kit) -> None:
     token = await kit.altinn_token()
     claims = jwt.decode(token, options={"verify_signature": False})
     assert claims["iss"] == f"{kit.base}/altinn/authentication/"
@@ -47,7 +48,7 @@ async def test_token_exchange(kit: Kit):
     assert (await kit.http.get(url, headers={"Authorization": f"Bearer {token}"})).status_code == 401
 
 
-async def test_send_and_follow_the_status_history(kit: Kit):
+async def test_send_and_follow_the_status_history(kit: Kit) -> None:
     kommunenummer = municipality_of(kit, "vidde", imports_altinn=False)
     sent, canary_id = await kit.send_correspondence(kommunenummer)
     assert sent.status_code == 200, sent.text
@@ -84,7 +85,7 @@ async def test_send_and_follow_the_status_history(kit: Kit):
     assert await kit.registered(kommunenummer) == []  # this municipality does not import Altinn mail
 
 
-async def test_municipality_importing_altinn_mail_registers_it_with_its_vendor(kit: Kit):
+async def test_municipality_importing_altinn_mail_registers_it_with_its_vendor(kit: Kit) -> None:
     kommunenummer = municipality_of(kit, "fjordsys", imports_altinn=True)
     sent, canary_id = await kit.send_correspondence(kommunenummer)
     kit.advance(2500)  # worst normal registration via Altinn import: 2150 s
@@ -93,7 +94,7 @@ async def test_municipality_importing_altinn_mail_registers_it_with_its_vendor(k
     assert "Fetched" in await kit.statuses(correspondence_id(sent))
 
 
-async def test_idempotent_key(kit: Kit):
+async def test_idempotent_key(kit: Kit) -> None:
     body, _ = kit.correspondence_body("4601")
     headers = {"Authorization": f"Bearer {await kit.altinn_token()}"}
     first = await kit.http.post(kit.correspondence_url, json=body, headers=headers)
@@ -127,7 +128,7 @@ async def test_idempotent_key(kit: Kit):
     assert no_key.status_code == 200
 
 
-async def test_send_refusals(kit: Kit):
+async def test_send_refusals(kit: Kit) -> None:
     unknown, _ = await kit.send_correspondence(
         "4601", recipients=["urn:altinn:organization:identifier-no:123456785"]
     )
@@ -167,7 +168,7 @@ async def test_send_refusals(kit: Kit):
     assert (await kit.http.post(kit.correspondence_url, content=b"{", headers=headers)).status_code == 400
 
 
-async def test_correspondence_api_needs_an_altinn_token_with_the_right_scope(kit: Kit):
+async def test_correspondence_api_needs_an_altinn_token_with_the_right_scope(kit: Kit) -> None:
     body, _ = kit.correspondence_body("4601")
     maskinporten_token = await kit.token("altinn:serviceowner altinn:correspondence.write")
     raw = await kit.http.post(
@@ -180,7 +181,7 @@ async def test_correspondence_api_needs_an_altinn_token_with_the_right_scope(kit
     assert (await kit.http.post(kit.correspondence_url, json=body, headers=reader)).status_code == 403
 
 
-async def test_recipient_side(kit: Kit):
+async def test_recipient_side(kit: Kit) -> None:
     kommunenummer = municipality_of(kit, "kystdata", imports_altinn=False)
     sent, _ = await kit.send_correspondence(kommunenummer)
     identifier = correspondence_id(sent)
@@ -244,7 +245,7 @@ async def test_recipient_side(kit: Kit):
     }
 
 
-async def test_sender_purges_before_publication_and_lookup_errors(kit: Kit):
+async def test_sender_purges_before_publication_and_lookup_errors(kit: Kit) -> None:
     sent, _ = await kit.send_correspondence("4601")
     identifier = correspondence_id(sent)
     sender = {"Authorization": f"Bearer {await kit.altinn_token()}"}

@@ -8,7 +8,7 @@ from probe.config.registry import orgnr_is_valid, packaged_registry
 from probe.sandbox.assignment import VENDORS, VENDORS_BY_ID, assign, assign_all, placeholder_orgnr
 
 
-def test_every_municipality_has_one_default_office_and_a_valid_orgnr():
+def test_every_municipality_has_one_default_office_and_a_valid_orgnr() -> None:
     assignments = assign_all(packaged_registry())
     assert len(assignments) == 357
     for number, assignment in assignments.items():
@@ -24,7 +24,7 @@ def test_every_municipality_has_one_default_office_and_a_valid_orgnr():
     assert 30 <= sum(assignment.imports_altinn for assignment in assignments.values()) <= 110
 
 
-def test_cities_have_several_offices():
+def test_cities_have_several_offices() -> None:
     registry = packaged_registry()
     oslo = assign(registry["0301"])
     assert len(oslo.bydeler) == 15
@@ -41,7 +41,7 @@ def test_cities_have_several_offices():
     assert single.bydeler == (("00", "Ålesund", True),)
 
 
-def test_haram_gets_a_documented_placeholder():
+def test_haram_gets_a_documented_placeholder() -> None:
     haram = assign(packaged_registry()["1580"])
     assert haram.orgnr_is_placeholder
     assert haram.orgnr == placeholder_orgnr("1580")
@@ -50,7 +50,7 @@ def test_haram_gets_a_documented_placeholder():
     assert not assign(packaged_registry()["4601"]).orgnr_is_placeholder
 
 
-def test_assignment_is_pure_and_pinned():
+def test_assignment_is_pure_and_pinned() -> None:
     registry = packaged_registry()
     assert assign(registry["1101"]) == assign(registry["1101"])
     # Pinned: the demo configuration is generated from these; a change here changes every demo.

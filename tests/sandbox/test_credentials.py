@@ -28,7 +28,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_state_dir_files_and_modes(tmp_path: Path):
+def test_state_dir_files_and_modes(tmp_path: Path) -> None:
     world = World.build(SandboxSettings(state_dir=tmp_path, tls=True), "https://127.0.0.1:8443")
     manifest_path = write_manifest(world)
     for name in SECRETS:
@@ -57,7 +57,7 @@ def test_state_dir_files_and_modes(tmp_path: Path):
         assert secret not in text
 
 
-def test_credentials_are_reused_and_repaired(tmp_path: Path):
+def test_credentials_are_reused_and_repaired(tmp_path: Path) -> None:
     first = load_or_create(tmp_path, ["fjordsys"], ["fjordsys"], tls=False)
     again = load_or_create(tmp_path, ["fjordsys"], ["fjordsys"], tls=False)
     assert again.integrasjon_passord == first.integrasjon_passord

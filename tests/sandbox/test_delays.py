@@ -11,7 +11,7 @@ from probe.sandbox.delays import Delays, inbox_schedule, next_poll, worst_case_l
 from probe.sandbox.settings import DelaySettings, SandboxSettings
 
 
-def test_draws_are_capped_and_scaled_by_speed():
+def test_draws_are_capped_and_scaled_by_speed() -> None:
     settings = DelaySettings()
     slow, fast = Delays(settings, 1.0, random.Random(1)), Delays(settings, 60.0, random.Random(1))
     draws = [slow.draw("ks_forward") for _ in range(5000)]
@@ -25,7 +25,7 @@ def test_draws_are_capped_and_scaled_by_speed():
     assert fast.scaled(3600) == 60
 
 
-def test_same_seed_same_draws():
+def test_same_seed_same_draws() -> None:
     first = Delays(DelaySettings(), 1.0, random.Random("seed"))
     second = Delays(DelaySettings(), 1.0, random.Random("seed"))
     assert [first.draw("fiks_handover") for _ in range(10)] == [
@@ -33,7 +33,7 @@ def test_same_seed_same_draws():
     ]
 
 
-def test_inbox_schedules_differ_per_municipality_and_stay_in_range():
+def test_inbox_schedules_differ_per_municipality_and_stay_in_range() -> None:
     settings = DelaySettings()
     periods = set()
     for number in ("0301", "4601", "5001", "1103", "1580", "3101"):
@@ -45,13 +45,13 @@ def test_inbox_schedules_differ_per_municipality_and_stay_in_range():
     assert len(periods) > 1
 
 
-def test_next_poll():
+def test_next_poll() -> None:
     assert next_poll(1000.0, 300.0, 100.0) == 1000.0
     assert next_poll(1000.5, 300.0, 100.0) == 1300.0
     assert next_poll(99.0, 300.0, 100.0) == 100.0
 
 
-def test_worst_case_latencies():
+def test_worst_case_latencies() -> None:
     worst = worst_case_latencies(SandboxSettings())
     assert worst[Channel.PORTAL] == {
         Hop.ACCEPTED: 0,

@@ -7,6 +7,7 @@ import json
 
 import httpx
 import pytest
+from cryptography import x509
 
 from probe.clock import FakeClock
 from probe.sandbox.faults import FaultName, FaultRegistry
@@ -23,7 +24,7 @@ def pair(kit: Kit, vendor: str = "fjordsys") -> tuple[str, str]:
     return first, municipality_of(kit, vendor, exclude=(first,))
 
 
-def is_json(response) -> bool:
+def is_json(response: httpx.Response) -> bool:
     try:
         json.loads(response.content)
     except ValueError:
@@ -34,7 +35,7 @@ def is_json(response) -> bool:
 # --- the registry ------------------------------------------------------------------------------------
 
 
-def test_fault_history_answers_for_any_past_instant():
+def test_fault_history_answers_for_any_past_instant() -> None:
     clock = FakeClock(1000.0)
     faults = FaultRegistry(clock, {"4601", "0301"})
     first = faults.add(FaultName.PORTAL_STALL, "4601")
@@ -58,7 +59,7 @@ def test_fault_history_answers_for_any_past_instant():
 # --- the admin API -----------------------------------------------------------------------------------
 
 
-async def test_admin_api(kit: Kit):
+async def test_admin_api(kit: Kit) -> None:
     url = kit.manifest.admin_url
     created = await kit.http.post(url, json={"fault": "vendor.slow", "municipality": "4601"})
     assert created.status_code == 201
@@ -91,7 +92,7 @@ async def test_admin_api(kit: Kit):
 # --- portal faults -----------------------------------------------------------------------------------
 
 
-async def test_portal_submit_error(kit: Kit):
+async def test_portal_submit_error(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     await kit.fault("portal.submit_error", faulty)
     refused = (await kit.send_report(faulty)).response
@@ -100,7 +101,7 @@ async def test_portal_submit_error(kit: Kit):
     assert (await kit.send_report(healthy)).response.status_code == 200
 
 
-async def test_portal_stall_holds_akseptert_and_resumes_when_cleared(kit: Kit):
+async def test_portal_stall_holds_akseptert_and_resumes_when_cleared(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     fault = await kit.fault("portal.stall", faulty)
     stalled, flowing = await kit.send_report(faulty), await kit.send_report(healthy)
@@ -118,7 +119,7 @@ async def test_portal_stall_holds_akseptert_and_resumes_when_cleared(kit: Kit):
     assert report.history[1].at == cleared_at
 
 
-async def test_portal_handover_lost(kit: Kit):
+async def test_portal_handover_lost(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     await kit.fault("portal.handover_lost", faulty)
     lost, delivered = await kit.send_report(faulty), await kit.send_report(healthy)
@@ -132,7 +133,7 @@ async def test_portal_handover_lost(kit: Kit):
 # --- vendor faults -----------------------------------------------------------------------------------
 
 
-async def test_vendor_receipt_without_store(kit: Kit):
+async def test_vendor_receipt_without_store(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     await kit.fault("vendor.receipt_without_store", faulty)
     receipted, stored = await kit.send_report(faulty), await kit.send_report(healthy)
@@ -142,7 +143,7 @@ async def test_vendor_receipt_without_store(kit: Kit):
     assert await kit.registered(healthy) == [stored.canary_id]
 
 
-async def test_vendor_reject_falls_back_to_print(kit: Kit):
+async def test_vendor_reject_falls_back_to_print(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     await kit.fault("vendor.reject", faulty)
     rejected, accepted = await kit.send_report(faulty), await kit.send_report(healthy)
@@ -157,7 +158,7 @@ async def test_vendor_reject_falls_back_to_print(kit: Kit):
     assert (await kit.states(accepted.report_id))[-1] == "LEVERT"
 
 
-async def test_vendor_slow_registers_far_past_normal(kit: Kit):
+async def test_vendor_slow_registers_far_past_normal(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     await kit.fault("vendor.slow", faulty)
     slow, quick = await kit.send_report(faulty), await kit.send_report(healthy)
@@ -170,7 +171,7 @@ async def test_vendor_slow_registers_far_past_normal(kit: Kit):
     assert await kit.registered(faulty) == [slow.canary_id]
 
 
-async def test_vendor_readback_down(kit: Kit):
+async def test_vendor_readback_down(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     fault = await kit.fault("vendor.readback_down", faulty)
     down = await kit.readback(faulty)
@@ -181,7 +182,7 @@ async def test_vendor_readback_down(kit: Kit):
     assert (await kit.readback(faulty)).status_code == 200
 
 
-async def test_vendor_duplicate_registers_twice(kit: Kit):
+async def test_vendor_duplicate_registers_twice(kit: Kit) -> None:
     faulty, healthy = pair(kit, "nordlys")
     await kit.fault("vendor.duplicate", faulty)
     twice, once = await kit.send_report(faulty), await kit.send_report(healthy)
@@ -194,7 +195,7 @@ async def test_vendor_duplicate_registers_twice(kit: Kit):
 # --- Altinn faults -----------------------------------------------------------------------------------
 
 
-async def test_altinn_submit_error(kit: Kit):
+async def test_altinn_submit_error(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     await kit.fault("altinn.submit_error", faulty)
     refused, _ = await kit.send_correspondence(faulty)
@@ -203,7 +204,7 @@ async def test_altinn_submit_error(kit: Kit):
     assert accepted.status_code == 200
 
 
-async def test_altinn_publish_failed(kit: Kit):
+async def test_altinn_publish_failed(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     await kit.fault("altinn.publish_failed", faulty)
     failed, _ = await kit.send_correspondence(faulty)
@@ -221,7 +222,7 @@ async def test_altinn_publish_failed(kit: Kit):
     ]
 
 
-async def test_municipality_never_fetches_until_the_role_is_granted(kit: Kit):
+async def test_municipality_never_fetches_until_the_role_is_granted(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     fault = await kit.fault("municipality.never_fetches", faulty)
     unseen, _ = await kit.send_correspondence(faulty)
@@ -263,7 +264,7 @@ async def calls_for(
     }
 
 
-async def test_ratelimit_answers_429_on_every_api_of_the_municipality(kit: Kit):
+async def test_ratelimit_answers_429_on_every_api_of_the_municipality(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     setup = {}
     for number in (faulty, healthy):
@@ -283,11 +284,11 @@ async def test_ratelimit_answers_429_on_every_api_of_the_municipality(kit: Kit):
     assert (await kit.send_report(healthy)).response.status_code == 200
 
 
-async def _keys(kit: Kit, kommunenummer: str):
+async def _keys(kit: Kit, kommunenummer: str) -> tuple[x509.Certificate, x509.Certificate]:
     return await kit.keys(kommunenummer, "00")
 
 
-async def test_malformed_answers_on_every_api_of_the_municipality(kit: Kit):
+async def test_malformed_answers_on_every_api_of_the_municipality(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     setup = {}
     for number in (faulty, healthy):
@@ -306,7 +307,7 @@ async def test_malformed_answers_on_every_api_of_the_municipality(kit: Kit):
         assert is_json(response), name
 
 
-async def test_a_wildcard_fault_applies_everywhere_until_cleared(kit: Kit):
+async def test_a_wildcard_fault_applies_everywhere_until_cleared(kit: Kit) -> None:
     first, second = pair(kit)
     fault = await kit.fault("portal.submit_error", "*")
     assert (await kit.send_report(first)).response.status_code == 503
@@ -315,7 +316,7 @@ async def test_a_wildcard_fault_applies_everywhere_until_cleared(kit: Kit):
     assert (await kit.send_report(first)).response.status_code == 200
 
 
-async def test_vendor_faults_apply_to_imported_altinn_mail(kit: Kit):
+async def test_vendor_faults_apply_to_imported_altinn_mail(kit: Kit) -> None:
     doubled = municipality_of(kit, "fjordsys", imports_altinn=True)
     dropped = municipality_of(kit, "fjordsys", imports_altinn=True, exclude=(doubled,))
     healthy = municipality_of(kit, "fjordsys", imports_altinn=True, exclude=(doubled, dropped))

@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs7
 
@@ -24,7 +25,7 @@ LOCAL_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?$")
 PAST_WORST_PORTAL = 200
 
 
-def assert_ks_error(response, status: int) -> dict[str, Any]:
+def assert_ks_error(response: httpx.Response, status: int) -> dict[str, Any]:
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
     assert set(body) == KS_ERROR_FIELDS
@@ -34,7 +35,7 @@ def assert_ks_error(response, status: int) -> dict[str, Any]:
     return body
 
 
-async def test_bydeler_lists_offices_with_one_default_receiver(kit: Kit):
+async def test_bydeler_lists_offices_with_one_default_receiver(kit: Kit) -> None:
     for version in ("v1", "v2"):
         oslo = await kit.fiks_get("kommuner/0301/bydeler", version)
         assert oslo.status_code == 200
@@ -47,7 +48,7 @@ async def test_bydeler_lists_offices_with_one_default_receiver(kit: Kit):
     assert_ks_error(await kit.fiks_get("kommuner/9999/bydeler"), 404)
 
 
-async def test_krypteringsnokler_are_certificates_with_local_times(kit: Kit):
+async def test_krypteringsnokler_are_certificates_with_local_times(kit: Kit) -> None:
     response = await kit.fiks_get("mottak/fagsystem/4601/02/krypteringsnokler")
     assert response.status_code == 200
     body = response.json()
@@ -66,7 +67,7 @@ async def test_krypteringsnokler_are_certificates_with_local_times(kit: Kit):
     assert_ks_error(await kit.fiks_get("mottak/fagsystem/4601/99/krypteringsnokler"), 404)
 
 
-async def test_report_travels_to_levert_and_is_found_by_readback(kit: Kit):
+async def test_report_travels_to_levert_and_is_found_by_readback(kit: Kit) -> None:
     for kommunenummer in ("4601", municipality_of(kit, "fjordsys")):
         sent = await kit.send_report(kommunenummer)
         assert sent.response.status_code == 200, sent.response.text
@@ -81,20 +82,20 @@ async def test_report_travels_to_levert_and_is_found_by_readback(kit: Kit):
         assert await kit.registered(kommunenummer) == [sent.canary_id]
 
 
-async def test_v1_report_validates_against_the_v1_schema(kit: Kit):
+async def test_v1_report_validates_against_the_v1_schema(kit: Kit) -> None:
     sent = await kit.send_report("0301", version="v1")
     assert sent.response.status_code == 200
     kit.advance(PAST_WORST_PORTAL)
     assert (await kit.states(sent.report_id))[-1] == "LEVERT"
 
 
-async def test_report_to_another_office_reaches_levert(kit: Kit):
+async def test_report_to_another_office_reaches_levert(kit: Kit) -> None:
     sent = await kit.send_report("0301", bydel="07")
     kit.advance(PAST_WORST_PORTAL)
     assert (await kit.states(sent.report_id))[-1] == "LEVERT"
 
 
-async def test_progression_is_the_same_however_often_it_is_observed(kit: Kit):
+async def test_progression_is_the_same_however_often_it_is_observed(kit: Kit) -> None:
     watched = await kit.send_report("4601")
     unwatched = await kit.send_report("4601")
     for _ in range(40):
@@ -105,7 +106,7 @@ async def test_progression_is_the_same_however_often_it_is_observed(kit: Kit):
     assert (await kit.states(unwatched.report_id))[-1] == "LEVERT"
 
 
-async def test_print_part_that_does_not_decrypt_is_refused_synchronously(kit: Kit):
+async def test_print_part_that_does_not_decrypt_is_refused_synchronously(kit: Kit) -> None:
     print_cert, fiks_cert = await kit.keys("4601", "02")
     # Encrypted for the fagsystem's certificate instead of KS's print certificate.
     wrong = cms.encrypt(b"%PDF-1.4 not for KS", fiks_cert)
@@ -117,7 +118,7 @@ async def test_print_part_that_does_not_decrypt_is_refused_synchronously(kit: Ki
     assert_ks_error((await kit.send_report("4601", pdf_part=not_pdf)).response, 400)
 
 
-async def test_missing_part_and_oversize_payload(kit: Kit):
+async def test_missing_part_and_oversize_payload(kit: Kit) -> None:
     print_cert, _ = await kit.keys("4601", "02")
     only_pdf = {
         "bekymringsmelding": (
@@ -141,7 +142,7 @@ async def test_missing_part_and_oversize_payload(kit: Kit):
     assert_ks_error(response, 415)
 
 
-async def test_tampered_asice_is_rejected_by_the_fagsystem_and_goes_to_print(kit: Kit):
+async def test_tampered_asice_is_rejected_by_the_fagsystem_and_goes_to_print(kit: Kit) -> None:
     print_cert, fiks_cert = await kit.keys("4601", "02")
     # The wrong municipality's certificate: KS cannot tell, the fagsystem cannot decrypt.
     _, other_cert = await kit.keys("0301", "01")
@@ -187,7 +188,7 @@ async def test_tampered_asice_is_rejected_by_the_fagsystem_and_goes_to_print(kit
     assert "offentligBarn" in rejection
 
 
-async def test_authentication_and_authorisation(kit: Kit):
+async def test_authentication_and_authorisation(kit: Kit) -> None:
     url = kit.fiks_url("kommuner/4601/bydeler")
     headers = await kit.fiks_headers()
     assert_ks_error(
@@ -211,17 +212,17 @@ async def test_authentication_and_authorisation(kit: Kit):
     assert_ks_error(await kit.fiks_get("kommuner/4601/bydeler", version="v3"), 404)
 
 
-async def test_expired_token_is_refused(kit: Kit):
+async def test_expired_token_is_refused(kit: Kit) -> None:
     headers = await kit.fiks_headers()
     kit.advance(121)
     assert_ks_error(await kit.http.get(kit.fiks_url("kommuner/4601/bydeler"), headers=headers), 401)
 
 
-async def test_unknown_report_status_is_404(kit: Kit):
+async def test_unknown_report_status_is_404(kit: Kit) -> None:
     assert_ks_error(await kit.status("3f7c1d57-0000-4000-8000-000000000000"), 404)
 
 
-async def test_ks_print_certificate_decrypts_what_kanari_encrypts(kit: Kit):
+async def test_ks_print_certificate_decrypts_what_kanari_encrypts(kit: Kit) -> None:
     print_cert, _ = await kit.keys("4601", "02")
     pki = kit.world.pki
     blob = cms.encrypt(b"%PDF-1.7 test", print_cert)

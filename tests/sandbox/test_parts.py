@@ -24,7 +24,7 @@ def encoded(files: dict[str, Any]) -> tuple[bytes, str]:
     return request.read(), request.headers["Content-Type"]
 
 
-def test_multipart_reads_binary_parts_exactly():
+def test_multipart_reads_binary_parts_exactly() -> None:
     binary = bytes(range(256)) * 50 + b"\r\n--not-the-boundary\r\n"
     body, content_type = encoded({"a": ("a.bin", binary, "application/octet-stream"), "b": ("b.zip", b"zip")})
     parts = multipart.parse(body, content_type)
@@ -34,7 +34,7 @@ def test_multipart_reads_binary_parts_exactly():
     assert parts["b"].data == b"zip"
 
 
-def test_multipart_errors():
+def test_multipart_errors() -> None:
     with pytest.raises(multipart.MultipartError, match="not supported"):
         multipart.parse(b"{}", "application/json")
     with pytest.raises(multipart.MultipartError, match="boundary"):
@@ -50,7 +50,7 @@ def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def test_find_canary():
+def test_find_canary() -> None:
     payload = b64(json.dumps({"id": "abc-123", "ch": "portal", "kn": "4601", "iat": 1, "kid": "k"}).encode())
     marker = f"KANARI1.{payload}.{b64(b'signature')}"
     text = f"Noe tekst\nKanari-markør: {marker}\nmer tekst"
@@ -62,7 +62,7 @@ def test_find_canary():
     assert find_canary(f"KANARI1.{b64(json.dumps({'id': 5}).encode())}.{b64(b'x')}") is None
 
 
-def test_ks_schemas_validate_the_example_and_name_errors():
+def test_ks_schemas_validate_the_example_and_name_errors() -> None:
     schemas = KsSchemas.load(REFERENCE / "ks-bekymringsmelding")
     assert schemas is not None
     example = json.loads(EXAMPLE.read_text())
@@ -74,7 +74,7 @@ def test_ks_schemas_validate_the_example_and_name_errors():
     assert any("historie" in error for error in errors)
 
 
-def test_missing_schemas_warn_once(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+def test_missing_schemas_warn_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="probe.sandbox"):
         assert KsSchemas.load(tmp_path) is None
     assert len(caplog.records) == 1

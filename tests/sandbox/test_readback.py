@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jsonschema  # type: ignore[import-untyped]
+import jsonschema
 import pytest
 import yaml
 from openapi_spec_validator import validate
@@ -40,7 +40,7 @@ def conforms(body: Any, component: str) -> None:
     ).validate(body)
 
 
-def test_the_openapi_document_is_valid():
+def test_the_openapi_document_is_valid() -> None:
     spec = load_spec()
     validate(spec)
     assert spec["openapi"].startswith("3.1")
@@ -61,7 +61,7 @@ def test_the_openapi_document_is_valid():
         conforms(example["value"], "CanaryList")
 
 
-async def test_answers_conform_to_the_openapi_document(kit: Kit):
+async def test_answers_conform_to_the_openapi_document(kit: Kit) -> None:
     kommunenummer = municipality_of(kit, "vidde")
     empty = await kit.readback(kommunenummer)
     conforms(empty.json(), "CanaryList")
@@ -91,7 +91,7 @@ async def test_answers_conform_to_the_openapi_document(kit: Kit):
         conforms(error.json(), "Problem")
 
 
-async def test_since_filters_and_server_time_chains_polls(kit: Kit):
+async def test_since_filters_and_server_time_chains_polls(kit: Kit) -> None:
     kommunenummer = municipality_of(kit, "fjordsys")
     first = await kit.send_report(kommunenummer)
     kit.advance(PAST_WORST_PORTAL)
@@ -111,7 +111,7 @@ async def test_since_filters_and_server_time_chains_polls(kit: Kit):
     assert naive.status_code == 400
 
 
-async def test_delete_removes_the_canary(kit: Kit):
+async def test_delete_removes_the_canary(kit: Kit) -> None:
     kommunenummer = municipality_of(kit, "kystdata")
     sent = await kit.send_report(kommunenummer)
     kit.advance(PAST_WORST_PORTAL)
@@ -127,7 +127,7 @@ async def test_delete_removes_the_canary(kit: Kit):
     assert [report.canary.canary_id for report in stored if report.canary] == [sent.canary_id]
 
 
-async def test_authentication_and_scoping(kit: Kit):
+async def test_authentication_and_scoping(kit: Kit) -> None:
     fjordsys_place = municipality_of(kit, "fjordsys")
     static = await kit.readback_headers("fjordsys")
     url = kit.readback_url(fjordsys_place)

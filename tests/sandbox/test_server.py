@@ -28,7 +28,7 @@ from tests.sandbox.kit import Kit, municipality_of
 pytestmark = pytest.mark.anyio
 
 
-def test_building_the_world_is_cheap_and_lazy(state_dir: Path):
+def test_building_the_world_is_cheap_and_lazy(state_dir: Path) -> None:
     started = time.perf_counter()
     world = World.build(SandboxSettings(state_dir=state_dir), "http://127.0.0.1:8700", FakeClock())
     app = create_app(world)
@@ -39,7 +39,7 @@ def test_building_the_world_is_cheap_and_lazy(state_dir: Path):
     assert world.pki._fiks_io == {}  # Fiks IO certificates are issued on first request
 
 
-async def test_tls_with_verification_on(state_dir: Path, clock: FakeClock):
+async def test_tls_with_verification_on(state_dir: Path, clock: FakeClock) -> None:
     settings = SandboxSettings(listen="127.0.0.1:0", state_dir=state_dir, tls=True)
     async with running(settings, clock) as sandbox:
         assert sandbox.base_url.startswith("https://127.0.0.1:")
@@ -57,7 +57,7 @@ async def test_tls_with_verification_on(state_dir: Path, clock: FakeClock):
 
 async def test_serve_prints_urls_and_stops_when_cancelled(
     state_dir: Path, capsys: pytest.CaptureFixture[str]
-):
+) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -83,7 +83,7 @@ async def test_serve_prints_urls_and_stops_when_cancelled(
     assert manifest.latency["altinn"]["fetched"] == pytest.approx(1850 / 60, abs=0.01)
 
 
-async def test_manifest_describes_the_world(kit: Kit):
+async def test_manifest_describes_the_world(kit: Kit) -> None:
     manifest = kit.manifest
     assert manifest.base_url == kit.base
     assert manifest.maskinporten.audience == manifest.maskinporten.issuer == f"{kit.base}/maskinporten/"
@@ -112,7 +112,7 @@ async def test_manifest_describes_the_world(kit: Kit):
 
 async def test_without_ks_schemas_the_fagsystem_checks_the_essentials(
     state_dir: Path, tmp_path: Path, clock: FakeClock
-):
+) -> None:
     settings = SandboxSettings(listen="127.0.0.1:0", state_dir=state_dir, ks_schema_dir=tmp_path)
     async with running(settings, clock) as sandbox, httpx.AsyncClient() as http:
         kit = Kit(sandbox, http, clock)
@@ -129,7 +129,7 @@ async def test_without_ks_schemas_the_fagsystem_checks_the_essentials(
         assert await kit.registered(kommunenummer) == [full.canary_id]
 
 
-async def test_all_714_routes_at_once(kit: Kit):
+async def test_all_714_routes_at_once(kit: Kit) -> None:
     """Every municipality on both channels, sent and then checked concurrently over loopback."""
     numbers = sorted(kit.manifest.municipalities)
     limit = asyncio.Semaphore(64)

@@ -13,7 +13,7 @@ from tests.conftest import REFERENCE, ROOT
 SHIPPED = ROOT / "config" / "sandbox" / "sandbox.yaml"
 
 
-def test_the_shipped_file_loads_and_equals_the_defaults():
+def test_the_shipped_file_loads_and_equals_the_defaults() -> None:
     settings = load_settings(SHIPPED)
     defaults = SandboxSettings()
     assert settings.model_dump(exclude={"ks_schema_dir"}) == defaults.model_dump(exclude={"ks_schema_dir"})
@@ -21,7 +21,7 @@ def test_the_shipped_file_loads_and_equals_the_defaults():
     assert settings.port == 8700
 
 
-def test_arguments_override_the_file_and_none_keeps_it(tmp_path: Path):
+def test_arguments_override_the_file_and_none_keeps_it(tmp_path: Path) -> None:
     settings = load_settings(SHIPPED, listen="0.0.0.0:0", speed=60, state_dir=tmp_path, seed=None, tls=None)
     assert (settings.listen, settings.speed, settings.state_dir, settings.seed, settings.tls) == (
         "0.0.0.0:0",
@@ -41,7 +41,7 @@ def test_arguments_override_the_file_and_none_keeps_it(tmp_path: Path):
         ("delays: {ks_forward: {median: -1, sigma: 1}}\n", "median"),
     ],
 )
-def test_invalid_values_name_the_file_and_field(tmp_path: Path, text: str, field: str):
+def test_invalid_values_name_the_file_and_field(tmp_path: Path, text: str, field: str) -> None:
     config = tmp_path / "sandbox.yaml"
     config.write_text(text)
     with pytest.raises(ConfigError) as raised:
@@ -50,7 +50,7 @@ def test_invalid_values_name_the_file_and_field(tmp_path: Path, text: str, field
     assert field in str(raised.value)
 
 
-def test_unreadable_or_non_mapping_files(tmp_path: Path):
+def test_unreadable_or_non_mapping_files(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         load_settings(tmp_path / "missing.yaml")
     listing = tmp_path / "list.yaml"
@@ -63,7 +63,9 @@ def test_unreadable_or_non_mapping_files(tmp_path: Path):
         load_settings(broken)
 
 
-def test_schema_dir_defaults_outside_the_project_and_follows_the_environment(monkeypatch: pytest.MonkeyPatch):
+def test_schema_dir_defaults_outside_the_project_and_follows_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv(SCHEMA_DIR_ENV, raising=False)
     assert default_ks_schema_dir().resolve() == (REFERENCE / "ks-bekymringsmelding").resolve()
     monkeypatch.setenv(SCHEMA_DIR_ENV, "/somewhere/else")

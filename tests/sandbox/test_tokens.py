@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import jwt
 import pytest
 
@@ -13,14 +14,14 @@ from tests.sandbox.kit import Kit
 pytestmark = pytest.mark.anyio
 
 
-def assert_refused(response, error: str, fragment: str = "") -> None:
+def assert_refused(response: httpx.Response, error: str, fragment: str = "") -> None:
     assert response.status_code == 400, response.text
     body = response.json()
     assert body["error"] == error
     assert fragment.lower() in body["error_description"].lower()
 
 
-async def test_kid_grant_answers_a_signed_access_token(kit: Kit):
+async def test_kid_grant_answers_a_signed_access_token(kit: Kit) -> None:
     response = await kit.grant(kit.assertion("ks:fiks altinn:correspondence.write"))
     assert response.status_code == 200, response.text
     answer = response.json()
@@ -43,18 +44,18 @@ async def test_kid_grant_answers_a_signed_access_token(kit: Kit):
     assert metadata["token_endpoint"] == kit.manifest.maskinporten.token_url
 
 
-async def test_x5c_grant_with_the_business_certificate_chain(kit: Kit):
+async def test_x5c_grant_with_the_business_certificate_chain(kit: Kit) -> None:
     response = await kit.grant(kit.assertion("ks:fiks", x5c=kit.chain))
     assert response.status_code == 200, response.text
     leaf_only = await kit.grant(kit.assertion("ks:fiks", x5c=kit.chain[:1]))
     assert leaf_only.status_code == 200, leaf_only.text
 
 
-async def test_unknown_client(kit: Kit):
+async def test_unknown_client(kit: Kit) -> None:
     assert_refused(await kit.grant(kit.assertion("ks:fiks", client_id="someone-else")), "invalid_client")
 
 
-async def test_bad_signature_and_unknown_kid(kit: Kit):
+async def test_bad_signature_and_unknown_kid(kit: Kit) -> None:
     assert_refused(await kit.grant(kit.assertion("ks:fiks", key=new_key())), "invalid_grant", "signature")
     assert_refused(await kit.grant(kit.assertion("ks:fiks", kid="not-registered")), "invalid_grant", "kid")
     tampered = kit.assertion("ks:fiks")
@@ -63,19 +64,19 @@ async def test_bad_signature_and_unknown_kid(kit: Kit):
     assert_refused(await kit.grant(f"{head}.{body}.{flipped}"), "invalid_grant")
 
 
-async def test_wrong_audience(kit: Kit):
+async def test_wrong_audience(kit: Kit) -> None:
     for audience in (kit.manifest.maskinporten.token_url, "https://maskinporten.no/", None):
         assert_refused(await kit.grant(kit.assertion("ks:fiks", aud=audience)), "invalid_grant", "aud")
 
 
-async def test_lifetime_over_120_seconds(kit: Kit):
+async def test_lifetime_over_120_seconds(kit: Kit) -> None:
     now = int(kit.clock.now())
     assertion = kit.assertion("ks:fiks", iat=now, exp=now + 121)
     assert_refused(await kit.grant(assertion), "invalid_grant", "120")
     assert (await kit.grant(kit.assertion("ks:fiks", iat=now, exp=now + 120))).status_code == 200
 
 
-async def test_stale_or_future_iat_and_expired_assertion(kit: Kit):
+async def test_stale_or_future_iat_and_expired_assertion(kit: Kit) -> None:
     now = int(kit.clock.now())
     assert_refused(
         await kit.grant(kit.assertion("ks:fiks", iat=now - 30, exp=now + 30)), "invalid_grant", "iat"
@@ -89,14 +90,14 @@ async def test_stale_or_future_iat_and_expired_assertion(kit: Kit):
     assert (await kit.grant(kit.assertion("ks:fiks", iat=now - 9, exp=now + 60))).status_code == 200
 
 
-async def test_reused_jti(kit: Kit):
+async def test_reused_jti(kit: Kit) -> None:
     assertion = kit.assertion("ks:fiks", jti="only-once")
     assert (await kit.grant(assertion)).status_code == 200
     assert_refused(await kit.grant(assertion), "invalid_grant", "jti")
     assert_refused(await kit.grant(kit.assertion("ks:fiks", jti=None)), "invalid_grant", "jti")
 
 
-async def test_scope_not_allowed(kit: Kit):
+async def test_scope_not_allowed(kit: Kit) -> None:
     assert_refused(await kit.grant(kit.assertion("ks:fiks nav:secret")), "invalid_scope", "nav:secret")
     assert_refused(await kit.grant(kit.assertion("")), "invalid_scope")
     recipient = kit.manifest.altinn.recipient_client
@@ -106,7 +107,7 @@ async def test_scope_not_allowed(kit: Kit):
     assert_refused(await kit.grant(assertion), "invalid_scope", "ks:fiks")
 
 
-async def test_bad_x5c_chains(kit: Kit):
+async def test_bad_x5c_chains(kit: Kit) -> None:
     # A leaf for the right organisation, issued by a CA the sandbox does not trust.
     rogue_key = new_key()
     rogue = Authority(rogue_key, certificate_authority(rogue_key, name("Rogue CA", "Nobody")))
@@ -149,7 +150,7 @@ async def test_bad_x5c_chains(kit: Kit):
     assert_refused(await kit.grant(not_base64), "invalid_grant", "certificate")
 
 
-async def test_malformed_requests(kit: Kit):
+async def test_malformed_requests(kit: Kit) -> None:
     assert_refused(
         await kit.grant(kit.assertion("ks:fiks"), grant_type="client_credentials"), "unsupported_grant_type"
     )
@@ -166,7 +167,7 @@ async def test_malformed_requests(kit: Kit):
     assert_refused(await kit.grant(hs256), "invalid_grant", "alg")
 
 
-async def test_consumer_org_needs_a_delegation(kit: Kit):
+async def test_consumer_org_needs_a_delegation(kit: Kit) -> None:
     bergen = kit.manifest.municipalities["4601"].orgnr
     token = await kit.token("altinn:correspondence.read", consumer_org=bergen, recipient=True)
     claims = jwt.decode(token, options={"verify_signature": False})

@@ -9,7 +9,7 @@ from tests.sandbox.kit import Kit, municipality_of
 pytestmark = pytest.mark.anyio
 
 
-async def test_retention_forgets_finished_items_only(kit: Kit):
+async def test_retention_forgets_finished_items_only(kit: Kit) -> None:
     world = kit.world
     kommunenummer = municipality_of(kit, "fjordsys", imports_altinn=False)
     finished = await kit.send_report(kommunenummer)
