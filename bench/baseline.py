@@ -29,13 +29,14 @@ import httpx
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from bench.kanari import bench_config
 from bench.procstat import cpu_seconds, pin_to
 from bench.workload import Timing, add_run_arguments, bench_routes, kind_of
 from probe.canary import cms
-from probe.canary.asice import build_asice
+from probe.canary.asice import ContainerSigner, build_asice
 from probe.canary.content import CanarySubject, altinn_correspondence, portal_report
 from probe.canary.marker import MarkerSigner
 from probe.canary.pdf import render_pdf
@@ -75,10 +76,14 @@ class Floor:
         self.counters = Counters()
         self._readback_tokens = readback_tokens
         self._key = load_pem_private_key(manifest.maskinporten.key_file.read_bytes(), None)
+        assert isinstance(self._key, RSAPrivateKey)
+        # The same business certificate Kanari signs its containers with (the sandbox issues it for the key).
+        chain = x509.load_pem_x509_certificates(manifest.maskinporten.certificate_chain_file.read_bytes())
+        self._signer = ContainerSigner(chain, self._key)
         self._password = manifest.portal.integrasjon_passord_file.read_text().strip()
         self._tokens: dict[str, tuple[str, float]] = {}
         self._locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
-        self._offices: dict[str, tuple[str, str, x509.Certificate, x509.Certificate]] = {}
+        self._offices: dict[str, tuple[str, str, str, x509.Certificate, x509.Certificate]] = {}
         self._factory = CanaryFactory(MarkerSigner(Ed25519PrivateKey.generate(), "kanari-floor"))
         self._readback_urls = {
             vendor.id: vendor.readback.base_url for vendor in manifest.vendors if vendor.readback
@@ -146,21 +151,22 @@ class Floor:
         token = await self._maskinporten((scope,)) if scope else self._readback_tokens[vendor]
         return {"Authorization": f"Bearer {token}"}
 
-    async def _office(self, route: Route) -> tuple[str, str, x509.Certificate, x509.Certificate]:
+    async def _office(self, route: Route) -> tuple[str, str, str, x509.Certificate, x509.Certificate]:
         cached = self._offices.get(route.kommunenummer)
         if cached is not None:
             return cached
         base = self.manifest.portal.base_url
         headers = await self._portal_headers()
         offices = await self._json(
-            "GET", f"{base}/api/v1/kommuner/{route.kommunenummer}/bydeler", headers=headers
+            "GET", f"{base}/api/v2/kommuner/{route.kommunenummer}/bydeler", headers=headers
         )
         office = next(
             o for o in offices if (o["bydelsnummer"] == route.bydel if route.bydel else o["standardMottaker"])
         )
+        version = "v2" if int(office.get("stottetVersjon") or 1) >= 2 else "v1"
         keys = await self._json(
             "GET",
-            f"{base}/api/v2/mottak/fagsystem/{route.kommunenummer}/{office['bydelsnummer']}"
+            f"{base}/api/{version}/mottak/fagsystem/{route.kommunenummer}/{office['bydelsnummer']}"
             "/krypteringsnokler",
             headers=headers,
         )
@@ -168,7 +174,7 @@ class Floor:
             x509.load_pem_x509_certificate(keys[field]["nokkel"].encode())
             for field in ("printOffentligNokkel", "fiksIOOffentligNokkel")
         ]
-        cached = (office["bydelsnummer"], office["bydelsnavn"], certificates[0], certificates[1])
+        cached = (office["bydelsnummer"], office["bydelsnavn"], version, certificates[0], certificates[1])
         self._offices[route.kommunenummer] = cached
         return cached
 
@@ -176,10 +182,10 @@ class Floor:
         return self._factory.create(route, time.time())[1]
 
     async def _send_portal(self, route: Route) -> tuple[str, CanarySubject]:
-        number, name, print_certificate, fiks_io_certificate = await self._office(route)
+        number, name, version, print_certificate, fiks_io_certificate = await self._office(route)
         started = time.thread_time()
         subject = dataclasses.replace(self._subject(route), bydelsnummer=number, bydelsnavn=name)
-        report = json.dumps(portal_report(subject, "v2"), ensure_ascii=False).encode()
+        report = json.dumps(portal_report(subject, version), ensure_ascii=False).encode()
         pdf = render_pdf(subject)
         files = {
             "bekymringsmelding": (
@@ -190,7 +196,9 @@ class Floor:
             "asice": (
                 "asice.zip",
                 cms.encrypt(
-                    build_asice({"bekymringsmelding.json": report, "bekymringsmelding.pdf": pdf}),
+                    build_asice(
+                        {"bekymringsmelding.json": report, "bekymringsmelding.pdf": pdf}, self._signer
+                    ),
                     fiks_io_certificate,
                 ),
                 "application/octet-stream",
@@ -200,7 +208,7 @@ class Floor:
         portal = self.manifest.portal
         answer = await self._json(
             "POST",
-            f"{portal.base_url}/api/v2/mottak/fagsystem/{portal.fiks_org_id}/{route.kommunenummer}/"
+            f"{portal.base_url}/api/{version}/mottak/fagsystem/{portal.fiks_org_id}/{route.kommunenummer}/"
             f"{number}/offentlig",
             headers=await self._portal_headers(),
             files=files,

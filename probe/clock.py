@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
+import zoneinfo
 from typing import Protocol
 
 UTC = dt.UTC
@@ -82,4 +83,28 @@ def parse_rfc3339(text: str) -> float:
     parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError(f"timestamp without a time zone offset: {text!r}")
+    return parsed.timestamp()
+
+
+# Norwegian services (KS's report and status times, the texts of a canary) write local date-times
+# without a zone, as Java's LocalDateTime does.
+NORWAY = "Europe/Oslo"
+
+
+def to_local_text(instant: float, zone: str = NORWAY, timespec: str = "seconds") -> str:
+    """Unix seconds as a local date-time without zone in ``zone``, e.g. ``2020-03-16T13:29:33``."""
+    local = to_datetime(instant).astimezone(zoneinfo.ZoneInfo(zone)).replace(tzinfo=None)
+    return local.isoformat(timespec=timespec)
+
+
+def parse_local_text(text: str, zone: str = NORWAY) -> float:
+    """A local date-time without zone, read in ``zone``, to Unix seconds (an explicit offset wins);
+    raises ``ValueError`` on anything else.
+
+    In the autumn hour that occurs twice the earlier instant is taken (``fold=0``), so a time read back
+    can be an hour early but never an hour late.
+    """
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zoneinfo.ZoneInfo(zone))
     return parsed.timestamp()

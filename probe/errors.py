@@ -11,9 +11,8 @@ Every error Kanari raises on purpose derives from :class:`KanariError`::
     │   ├── RateLimitedError   reason ``rate_limited``, with the ``Retry-After`` delay
     │   └── InvalidResponseError  reason ``invalid_response``: the answer did not parse
     ├── MarkerError            a canary marker failed verification (forged, altered, expired, unknown key)
-    ├── AsiceError             an ASiC-E container is malformed (mimetype, manifest, names, size)
-    ├── CmsError               CMS EnvelopedData did not decrypt (wrong recipient, tampered, not CMS)
-    └── LedgerError            the canary ledger could not be read or written
+    ├── LedgerError            the canary ledger could not be read or written
+    └── SandboxError           what the sandbox's simulated services refuse (probe.sandbox.errors)
 
 The ``reason`` label of the failure metrics comes from :class:`Reason`, taken from this tree, never from
 message text. Messages never carry secrets (tokens, passwords, keys, assertions).
@@ -36,6 +35,9 @@ class Reason(enum.StrEnum):
     AUTH = "auth"
     RATE_LIMITED = "rate_limited"
     INVALID_RESPONSE = "invalid_response"
+    # The connection was closed or reset before the answer's head arrived: typically a pooled connection
+    # the server closed at its idle timeout while the request was on its way.
+    RESET = "reset"
 
 
 class KanariError(Exception):
@@ -78,6 +80,12 @@ class UpstreamError(KanariError):
     ``maybe_processed`` is True when the request may have reached the upstream and been acted on even
     though no usable answer came back (a read timeout, a connection reset mid-answer, a 2xx answer that
     does not parse): a send that failed this way must be looked up, never simply repeated or written off.
+
+    ``detail`` is what the upstream itself said about the failure (Maskinporten's ``error`` and
+    ``error_description``, KS's error message and code, Altinn's problem details), already bounded and
+    cleaned of anything token-like by :func:`probe.diagnostics.from_body`: evidence for the ledger, the
+    verdict's log line and ``kanari status``, never a metric label; ``error_code`` is its
+    machine-readable code where it gave one (Altinn's ``errorCode``, OAuth's ``error``).
     """
 
     def __init__(
@@ -88,19 +96,25 @@ class UpstreamError(KanariError):
         status_code: int | None = None,
         *,
         maybe_processed: bool = False,
+        detail: str | None = None,
+        error_code: str | None = None,
     ) -> None:
         self.upstream = upstream
         self.reason = reason
         self.status_code = status_code
         self.maybe_processed = maybe_processed
+        self.detail = detail
+        self.error_code = error_code
         super().__init__(f"{upstream}: {reason.value}: {message}")
 
 
 class AuthError(UpstreamError):
     """A token could not be obtained, or the upstream refused it."""
 
-    def __init__(self, upstream: str, message: str, status_code: int | None = None) -> None:
-        super().__init__(upstream, Reason.AUTH, message, status_code)
+    def __init__(
+        self, upstream: str, message: str, status_code: int | None = None, *, detail: str | None = None
+    ) -> None:
+        super().__init__(upstream, Reason.AUTH, message, status_code, detail=detail)
 
 
 class RateLimitedError(UpstreamError):
@@ -121,15 +135,6 @@ class InvalidResponseError(UpstreamError):
 
 class MarkerError(KanariError):
     """A canary marker failed verification."""
-
-
-class AsiceError(KanariError):
-    """An ASiC-E container is not one: not a zip, ``mimetype`` missing, misplaced or compressed, manifest
-    missing or incomplete, unsafe entry names, or too large when unpacked."""
-
-
-class CmsError(KanariError):
-    """CMS EnvelopedData could not be decrypted: not CMS, meant for another recipient, or tampered."""
 
 
 class LedgerError(KanariError):

@@ -81,15 +81,17 @@ def owner_of(channel: Channel, hop: Hop) -> Owner:
 def hops_until(channel: Channel, final_hop: Hop) -> tuple[Hop, ...]:
     """The hops of ``channel`` up to and including ``final_hop``: the ones a canary must reach.
 
-    On the Altinn channel, ``registered`` (the vendor's import of Altinn mail) follows ``fetched`` but
-    does not need ``read``: a fagsystem that imports the mail registers it without a person reading it.
+    On the Altinn channel, ``registered`` (the vendor's import of Altinn mail) needs neither ``fetched``
+    nor ``read``: a fagsystem importing with a token that holds ``altinn:correspondence.write`` never sets
+    ``Fetched`` (Altinn sets it only for callers without that scope), and nobody needs to read the mail
+    for the fagsystem to register it. Read-back is what proves it arrived.
     """
     order = hops_of(channel)
     if final_hop not in order:
         raise KeyError(f"channel {channel.value} has no hop {final_hop.value}")
     needed = order[: order.index(final_hop) + 1]
     if channel is Channel.ALTINN and final_hop is Hop.REGISTERED:
-        needed = tuple(hop for hop in needed if hop is not Hop.READ)
+        needed = tuple(hop for hop in needed if hop not in (Hop.FETCHED, Hop.READ))
     return needed
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from probe.errors import LedgerError
 from probe.hops import Channel, Hop, Owner, Verdict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 HOP_COLUMNS = {hop: f"hop_{hop.value}" for hop in Hop}
 
 _SCHEMA = f"""
@@ -52,7 +52,9 @@ CREATE TABLE IF NOT EXISTS canaries (
     failure_reason TEXT,
     late_at REAL,
     duplicate INTEGER NOT NULL DEFAULT 0,
-    cleaned_at REAL
+    cleaned_at REAL,
+    api_version TEXT,
+    diagnostics TEXT
 );
 CREATE INDEX IF NOT EXISTS canaries_open ON canaries (state) WHERE state != 'closed';
 CREATE INDEX IF NOT EXISTS canaries_route ON canaries (channel, municipality, created_at);
@@ -68,6 +70,14 @@ CREATE TABLE IF NOT EXISTS archived_counts (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+
+# Each schema version's changes, applied in order to a ledger written by an older Kanari.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE canaries ADD COLUMN api_version TEXT",
+        "ALTER TABLE canaries ADD COLUMN diagnostics TEXT",
+    ),
+}
 
 
 @dataclasses.dataclass(slots=True)
@@ -98,6 +108,10 @@ class CanaryRecord:
     late_at: float | None = None
     duplicate: bool = False
     cleaned_at: float | None = None
+    # The portal's report version the canary was sent in (asked again in it when following).
+    api_version: str | None = None
+    # What upstreams said about a failure (bounded, never a secret; see probe.diagnostics).
+    diagnostics: str | None = None
 
     @property
     def route_key(self) -> tuple[Channel, str]:
@@ -109,7 +123,7 @@ _COLUMNS = (
     "id", "channel", "municipality", "vendor", "bydel", "final_hop", "created_at", "deadline_at", "state",
     "upstream_id", "unconfirmed", "marker", *HOP_COLUMNS.values(), "last_status", "status_ok_at",
     "readback_ok_at", "verdict", "verdict_at", "blamed_hop", "blamed_owner", "failure_reason", "late_at",
-    "duplicate", "cleaned_at",
+    "duplicate", "cleaned_at", "api_version", "diagnostics",
 )  # fmt: skip
 _UPSERT = (
     f"INSERT INTO canaries ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
@@ -126,7 +140,7 @@ def _to_row(record: CanaryRecord) -> tuple[object, ...]:
         record.verdict.value if record.verdict else None, record.verdict_at,
         record.blamed_hop.value if record.blamed_hop else None,
         record.blamed_owner.value if record.blamed_owner else None, record.failure_reason, record.late_at,
-        int(record.duplicate), record.cleaned_at,
+        int(record.duplicate), record.cleaned_at, record.api_version, record.diagnostics,
     )  # fmt: skip
 
 
@@ -156,6 +170,8 @@ def _from_row(row: sqlite3.Row) -> CanaryRecord:
         late_at=row["late_at"],
         duplicate=bool(row["duplicate"]),
         cleaned_at=row["cleaned_at"],
+        api_version=row["api_version"],
+        diagnostics=row["diagnostics"],
     )
 
 
@@ -170,17 +186,68 @@ class Ledger:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA busy_timeout=5000")
+            # Before anything that writes (even switching to WAL rewrites the header): a newer
+            # Kanari's ledger must be left exactly as it is.
+            self._refuse_newer()
             self._db.execute("PRAGMA journal_mode=WAL")
             # FULL: a commit is on disk before it returns, so "intent committed, then send" holds even
             # across a power cut, not only a process crash.
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+            self._migrate()
         except (sqlite3.Error, OSError) as error:
             raise LedgerError(f"cannot open ledger {path}: {error}") from None
+
+    def _schema_version(self) -> int | None:
+        db = self._db
+        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+        row = (
+            db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if has_meta else None
+        )
+        return int(row[0]) if row is not None else None
+
+    def _refuse_newer(self) -> None:
+        found = self._schema_version()
+        if found is not None and found > SCHEMA_VERSION:
+            self._db.close()
+            raise LedgerError(
+                f"ledger {self.path} was written by a newer Kanari (schema {found}, this one knows "
+                f"{SCHEMA_VERSION}); refusing to touch it"
+            )
+
+    def _migrate(self) -> None:
+        """Create the schema, or bring an older ledger up to :data:`SCHEMA_VERSION`, in one transaction."""
+        db = self._db
+        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+        row = (
+            db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if has_meta else None
+        )
+        found = int(row[0]) if row is not None else None
+        if found is not None and found > SCHEMA_VERSION:
+            raise LedgerError(
+                f"ledger {self.path} was written by a newer Kanari (schema {found}, this one knows "
+                f"{SCHEMA_VERSION}); refusing to touch it"
+            )
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if found is None:
+                # Statement by statement: ``executescript`` would commit the transaction first.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+            else:
+                for version in range(found + 1, SCHEMA_VERSION + 1):
+                    for statement in _MIGRATIONS.get(version, ()):
+                        db.execute(statement)
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (str(SCHEMA_VERSION),),
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def close(self) -> None:
         """Close the database."""
@@ -244,6 +311,14 @@ class Ledger:
             "GROUP BY channel, municipality"
         )
         return {(Channel(row["channel"]), row["municipality"]): row["newest"] for row in self._rows(query)}
+
+    def latest_versions(self) -> dict[tuple[Channel, str], str]:
+        """The API version of each route's newest canary that was sent in one (``kanari_route_info``)."""
+        return {
+            record.route_key: record.api_version
+            for record in self._newest_per_route("api_version IS NOT NULL")
+            if record.api_version
+        }
 
     def newest_delivered(self) -> list[CanaryRecord]:
         """The newest delivered canary of each route (to rebuild the last-delivery gauges)."""

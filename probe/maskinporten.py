@@ -14,6 +14,7 @@ import base64
 import dataclasses
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import jwt
 from cryptography import x509
@@ -22,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from probe.clock import Clock
 from probe.config.models import MaskinportenSettings
-from probe.errors import AuthError, InvalidResponseError, UpstreamError
+from probe.errors import AuthError, InvalidResponseError, Reason, UpstreamError
 from probe.upstream import TokenSource, Upstream
 
 UPSTREAM = "maskinporten"
@@ -103,20 +104,14 @@ class MaskinportenClient:
     async def _grant(self, scopes: tuple[str, ...]) -> Token:
         self.grants += 1
         try:
-            answer = await self._upstream.json(
-                "POST",
-                self._settings.token_url,
-                backoff_key="token",
-                data={"grant_type": GRANT_TYPE, "assertion": self.assertion(scopes)},
-                headers={"Accept": "application/json"},
-            )
+            answer = await self._ask(scopes)
         except AuthError:
             raise
         except UpstreamError as error:
             # Maskinporten answers a refused grant with 400 and an OAuth error code; that is an
             # authentication failure of Kanari's client, not a broken upstream.
             if error.status_code == 400:
-                raise AuthError(UPSTREAM, "grant refused (HTTP 400)", 400) from None
+                raise AuthError(UPSTREAM, "grant refused (HTTP 400)", 400, detail=error.detail) from None
             raise
         if not isinstance(answer, dict):
             raise InvalidResponseError(UPSTREAM, "token answer is not a JSON object")
@@ -128,3 +123,22 @@ class MaskinportenClient:
             raise InvalidResponseError(UPSTREAM, "token answer has no positive expires_in")
         lifetime = max(0.0, float(expires_in) - self._settings.refresh_margin)
         return Token(access_token, self._clock.now() + lifetime)
+
+    async def _ask(self, scopes: tuple[str, ...]) -> Any:
+        """POST the grant; once more, with a new assertion, when the connection closed before any answer.
+        The upstream does not repeat the POST itself: Maskinporten refuses an assertion it has seen
+        (``jti``), so a repeat needs a fresh one."""
+        for attempt in (1, 2):
+            try:
+                return await self._upstream.json(
+                    "POST",
+                    self._settings.token_url,
+                    backoff_key="token",
+                    data={"grant_type": GRANT_TYPE, "assertion": self.assertion(scopes)},
+                    headers={"Accept": "application/json"},
+                    idempotent=False,
+                )
+            except UpstreamError as error:
+                if attempt == 2 or error.reason is not Reason.RESET:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover

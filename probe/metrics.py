@@ -116,7 +116,7 @@ class _Family:
 
 _ROUTE_LABEL_NAMES: dict[RouteLabels, tuple[str, ...]] = {
     "route": ("channel", "municipality", "vendor"),
-    "info": ("channel", "municipality", "municipality_name", "county", "vendor", "final_hop"),
+    "info": ("channel", "municipality", "municipality_name", "county", "vendor", "final_hop", "api_version"),
     "timing": ("channel", "municipality"),
 }
 
@@ -256,6 +256,14 @@ class RouteSeries:
             self._text[name][route.key] = state.render(name)
             self._changed[name].discard(route.key)
 
+    def relabel(self, key: tuple[Channel, str], labels: RouteLabels, values: tuple[str, ...]) -> None:
+        """Give a route's series of one label set new label values (its info labels changed)."""
+        state = self._routes[key]
+        state.labels[labels] = values
+        for name, family in FAMILIES.items():
+            if family.labels == labels:
+                self._changed[name].add(key)
+
     def remove(self, key: tuple[Channel, str]) -> None:
         """Stop showing a route's series."""
         if self._routes.pop(key, None) is not None:
@@ -384,6 +392,13 @@ class Metrics:
             buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
             registry=registry,
         )
+        self.hop_time_reading_errors = Counter(
+            "kanari_hop_time_reading_errors",
+            "Upstream hop times that read earlier than the send (a wrong time zone or clock), taken as the "
+            "time of the check instead.",
+            ["channel", "hop"],
+            registry=registry,
+        )
         self.marker_rejections = Counter(
             "kanari_marker_rejections",
             "Read-back entries whose marker failed verification (forged, altered, expired, unknown key).",
@@ -392,6 +407,10 @@ class Metrics:
         )
         self._routes: dict[tuple[Channel, str], Route] = {}
         self._last_delivered: dict[tuple[Channel, str], float] = {}
+        self._versions: dict[tuple[Channel, str], str] = {}
+        for channel, hops in HOPS.items():
+            for hop, _ in hops:
+                self.hop_time_reading_errors.labels(channel.value, hop.value)
 
     def set_routes(self, routes: Iterable[Route]) -> None:
         """Create the series of every route in ``routes`` and remove those of routes that left."""
@@ -443,10 +462,13 @@ class Metrics:
     def _remove_route(self, route: Route) -> None:
         self.routes.remove(route.key)
         self._last_delivered.pop(route.key, None)
+        self._versions.pop(route.key, None)
 
     @staticmethod
-    def info_labels(route: Route) -> tuple[str, ...]:
-        """The label values of ``kanari_route_info`` for ``route``."""
+    def info_labels(route: Route, api_version: str = "") -> tuple[str, ...]:
+        """The label values of ``kanari_route_info`` for ``route``; ``api_version`` is the version its
+        canaries go in (the portal's negotiated report version, Altinn's API version; empty until the
+        first canary was sent)."""
         return (
             route.channel.value,
             route.kommunenummer,
@@ -454,7 +476,20 @@ class Metrics:
             route.county,
             route.vendor,
             route.final_hop.value,
+            api_version,
         )
+
+    def set_route_version(self, key: tuple[Channel, str], api_version: str | None) -> None:
+        """Show the version the route's canaries are sent in (``kanari_route_info``'s ``api_version``)."""
+        route = self._routes.get(key)
+        if route is None or not api_version or self._versions.get(key) == api_version:
+            return
+        self._versions[key] = api_version
+        self.routes.relabel(key, "info", self.info_labels(route, api_version))
+
+    def hop_time_reading_error(self, channel: Channel, hop: Hop) -> None:
+        """An upstream stamped ``hop`` before the canary was sent."""
+        self.hop_time_reading_errors.labels(channel.value, hop.value).inc()
 
     def count(self, record: CanaryRecord, keys: Iterable[CounterKey]) -> None:
         """Add one to each counter series in ``keys`` for ``record``'s route (if still configured)."""

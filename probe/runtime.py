@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from prometheus_client import CollectorRegistry
 
 from probe import __version__
+from probe.canary.asice import ContainerSigner
 from probe.canary.marker import MarkerSigner, MarkerVerifier, jwks, load_public_key, load_signing_key
 from probe.channels.altinn import AltinnChannel
 from probe.channels.base import ChannelAdapter
@@ -38,7 +39,7 @@ from probe.ledger import Ledger
 from probe.maskinporten import MaskinportenClient
 from probe.metrics import Metrics, geometric_buckets
 from probe.readback import ReadbackClient
-from probe.upstream import Upstream, pooled_transport
+from probe.upstream import Upstream, connection_limits, pooled_transport
 
 
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -67,7 +68,7 @@ def http_client(
     if context is None:
         ca_bundle = config.path(config.settings.http.ca_bundle) if config.settings.http.ca_bundle else None
         context = ssl_context(ca_bundle)
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    limits = connection_limits(connections)
     return httpx.AsyncClient(
         transport=transport if transport is not None else pooled_transport(context, limits),
         verify=context,
@@ -140,7 +141,7 @@ def build_runtime(
     if portal is not None and settings.channels.portal is not None:
         upstreams["portal"] = upstream("portal", portal.concurrency, portal.timeout)
         adapters[Channel.PORTAL] = PortalChannel(
-            settings.channels.portal, upstreams["portal"], maskinporten, clock
+            settings.channels.portal, upstreams["portal"], maskinporten, clock, _container_signer(config)
         )
     altinn = settings.channels.get(Channel.ALTINN)
     if altinn is not None and settings.channels.altinn is not None:
@@ -200,6 +201,31 @@ def _certificate_chain(config: KanariConfig) -> list[Any]:
     return load_certificate_chain(
         config.path(chain_file), "maskinporten.certificate_chain_file", "kanari.yaml"
     )
+
+
+def _container_signer(config: KanariConfig) -> ContainerSigner:
+    business = config.settings.business_certificate
+    if business is None:
+        raise ConfigError("kanari.yaml", "business_certificate", None, "the portal channel needs it")
+    key = load_private_key(config.path(business.key_file), "business_certificate.key_file", "kanari.yaml")
+    if not isinstance(key, RSAPrivateKey):
+        raise ConfigError(
+            "kanari.yaml", "business_certificate.key_file", str(business.key_file), "not an RSA key"
+        )
+    chain = load_certificate_chain(
+        config.path(business.certificate_chain_file),
+        "business_certificate.certificate_chain_file",
+        "kanari.yaml",
+    )
+    try:
+        return ContainerSigner(chain, key)
+    except ValueError as error:
+        raise ConfigError(
+            "kanari.yaml",
+            "business_certificate.certificate_chain_file",
+            str(business.certificate_chain_file),
+            str(error),
+        ) from None
 
 
 def _marker_keys(config: KanariConfig) -> tuple[Ed25519PrivateKey, Mapping[str, Ed25519PublicKey]]:

@@ -21,6 +21,7 @@ from typing import Any
 import httpcore
 import httpx
 
+from probe import diagnostics
 from probe.clock import Clock
 from probe.errors import AuthError, InvalidResponseError, RateLimitedError, Reason, UpstreamError
 
@@ -31,6 +32,16 @@ TokenSource = Callable[[bool], Awaitable[str]]
 # route invisible for an hour without anyone noticing the failures meanwhile.
 MAX_RETRY_AFTER = 300.0
 DEFAULT_RETRY_AFTER = 30.0
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Pooled connections are dropped after this long idle. uvicorn, Node.js and Apache close idle keep-alive
+# connections after 5 s, and httpx's own default is also 5 s: at equal timeouts about one request in 60
+# at 5 s gaps went out on a connection the server was closing. A second's margin under the shortest
+# common server timeout removes the race; a new connection costs one TCP (and TLS) handshake.
+KEEPALIVE_EXPIRY = 4.0
+
+
+class _ClosedBeforeAnswerError(Exception):
+    """The connection closed or reset before any part of the answer arrived."""
 
 
 def parse_retry_after(value: str | None, now: float) -> float:
@@ -137,6 +148,13 @@ class PooledTransport(httpx.AsyncHTTPTransport):
         )
 
 
+def connection_limits(connections: int) -> httpx.Limits:
+    """A pool of at most ``connections`` connections, each dropped after :data:`KEEPALIVE_EXPIRY` idle."""
+    return httpx.Limits(
+        max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=KEEPALIVE_EXPIRY
+    )
+
+
 def pooled_transport(context: ssl.SSLContext, limits: httpx.Limits) -> httpx.AsyncBaseTransport | None:
     """The transport for an upstream's client, or ``None`` (httpx's default) when the environment names
     a proxy: a client given its own transport ignores ``HTTPS_PROXY`` and the like, and that must not
@@ -200,13 +218,17 @@ class Upstream:
         backoff_key: str,
         token: TokenSource | None = None,
         headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send one request and return a 2xx response whose body has been read (bounded).
 
         ``backoff_key`` groups calls that a 429 should pause together (one municipality). A 401 is
-        retried once with a fresh token. Raises :class:`UpstreamError` (or a subclass) otherwise.
+        retried once with a fresh token. A request that may be repeated (``idempotent``; by default the
+        methods RFC 9110 calls idempotent) is retried once on a fresh connection when the connection closes
+        before any answer. Raises :class:`UpstreamError` (or a subclass) otherwise.
         """
+        repeatable = method.upper() in IDEMPOTENT_METHODS if idempotent is None else idempotent
         waiting = self.backoff.remaining(backoff_key)
         if waiting > 0:
             raise RateLimitedError(self.name, waiting, f"holding back for {waiting:.0f} s after a 429")
@@ -214,7 +236,7 @@ class Upstream:
             request_headers = dict(headers or {})
             if token is not None:
                 request_headers["Authorization"] = f"Bearer {await self._token(token, fresh=attempt == 2)}"
-            response = await self._send(method, url, request_headers, kwargs)
+            response = await self._send(method, url, request_headers, kwargs, idempotent=repeatable)
             if response.status_code == 401 and token is not None and attempt == 1:
                 continue
             return self._check(response, backoff_key)
@@ -226,9 +248,11 @@ class Upstream:
         try:
             return await token(fresh)
         except AuthError as error:
-            raise AuthError(self.name, f"no token: {error}") from None
+            raise AuthError(self.name, f"no token: {error}", detail=error.detail) from None
         except UpstreamError as error:
-            raise AuthError(self.name, f"no token: {error.reason.value} from {error.upstream}") from None
+            raise AuthError(
+                self.name, f"no token: {error.reason.value} from {error.upstream}", detail=error.detail
+            ) from None
 
     async def json(self, method: str, url: str, *, backoff_key: str, **kwargs: Any) -> Any:
         """:meth:`request`, then the body parsed as JSON (``invalid_response`` if it is not)."""
@@ -245,54 +269,78 @@ class Upstream:
             ) from None
 
     async def _send(
-        self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]
+        self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any], *, idempotent: bool
     ) -> httpx.Response:
         async with self._slots:
-            self.requests += 1
-            try:
-                request = self.client.build_request(
-                    method, url, headers=headers, timeout=self._timeout, **kwargs
-                )
-                response = await self.client.send(request, stream=True)
+            for attempt in (1, 2):
+                self.requests += 1
                 try:
-                    body = bytearray()
-                    # Read decoded chunks and stop at the bound: a huge (or decompression-bomb) answer
-                    # is refused before it is held in memory.
-                    async for chunk in response.aiter_bytes():
-                        body.extend(chunk)
-                        if len(body) > self._max_response_bytes:
-                            raise InvalidResponseError(
-                                self.name,
-                                f"answer larger than {self._max_response_bytes} bytes",
-                                response.status_code,
-                            )
-                finally:
-                    await response.aclose()
-            except httpx.TimeoutException as error:
-                raise UpstreamError(
-                    self.name,
-                    Reason.TIMEOUT,
-                    f"{method} timed out ({type(error).__name__})",
-                    maybe_processed=not isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout),
-                ) from None
-            except httpx.DecodingError:
-                raise InvalidResponseError(self.name, "answer could not be decoded") from None
-            except httpx.HTTPError as error:
-                # A refused or failed connection never carried the request; anything later might have.
-                raise UpstreamError(
-                    self.name,
-                    _transport_reason(error),
-                    f"{method} failed: {type(error).__name__}",
-                    maybe_processed=not isinstance(error, httpx.ConnectError),
-                ) from None
-            headers_out = [
-                (key, value)
-                for key, value in response.headers.multi_items()
-                if key.lower() not in ("content-encoding", "content-length", "transfer-encoding")
-            ]
-            return httpx.Response(
-                response.status_code, headers=headers_out, content=bytes(body), request=request
-            )
+                    return await self._exchange(method, url, headers, kwargs)
+                except _ClosedBeforeAnswerError:
+                    # httpcore has dropped the dead connection, so a retry goes out on a fresh one. Only a
+                    # request that may be repeated is retried; a portal POST may have been acted on and
+                    # takes the unconfirmed path instead (``maybe_processed``).
+                    if attempt == 1 and idempotent:
+                        continue
+                    raise UpstreamError(
+                        self.name,
+                        Reason.RESET,
+                        f"{method} failed: the connection was closed before any answer",
+                        maybe_processed=True,
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _exchange(
+        self, method: str, url: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> httpx.Response:
+        """One request and its whole (bounded) answer."""
+        try:
+            request = self.client.build_request(method, url, headers=headers, timeout=self._timeout, **kwargs)
+            try:
+                response = await self.client.send(request, stream=True)
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as error:
+                # The connection was there but closed (or reset) before any answer: on a reused
+                # connection, the server's idle timeout raced the request.
+                if _transport_reason(error) is Reason.TLS:
+                    raise
+                raise _ClosedBeforeAnswerError from None
+            try:
+                body = bytearray()
+                # Read decoded chunks and stop at the bound: a huge (or decompression-bomb) answer
+                # is refused before it is held in memory.
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > self._max_response_bytes:
+                        raise InvalidResponseError(
+                            self.name,
+                            f"answer larger than {self._max_response_bytes} bytes",
+                            response.status_code,
+                        )
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as error:
+            raise UpstreamError(
+                self.name,
+                Reason.TIMEOUT,
+                f"{method} timed out ({type(error).__name__})",
+                maybe_processed=not isinstance(error, httpx.ConnectTimeout | httpx.PoolTimeout),
+            ) from None
+        except httpx.DecodingError:
+            raise InvalidResponseError(self.name, "answer could not be decoded") from None
+        except httpx.HTTPError as error:
+            # A refused or failed connection never carried the request; anything later might have.
+            raise UpstreamError(
+                self.name,
+                _transport_reason(error),
+                f"{method} failed: {type(error).__name__}",
+                maybe_processed=not isinstance(error, httpx.ConnectError),
+            ) from None
+        headers_out = [
+            (key, value)
+            for key, value in response.headers.multi_items()
+            if key.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(response.status_code, headers=headers_out, content=bytes(body), request=request)
 
     def _check(self, response: httpx.Response, backoff_key: str) -> httpx.Response:
         status = response.status_code
@@ -302,10 +350,12 @@ class Upstream:
             delay = parse_retry_after(response.headers.get("Retry-After"), self.clock.now())
             self.backoff.hold(backoff_key, delay)
             raise RateLimitedError(self.name, delay)
+        detail = diagnostics.from_body(response.content)
         if status in (401, 403):
-            raise AuthError(self.name, f"refused with HTTP {status}", status)
+            raise AuthError(self.name, f"refused with HTTP {status}", status, detail=detail)
         reason = Reason.HTTP_5XX if status >= 500 else Reason.HTTP_4XX
-        raise UpstreamError(self.name, reason, f"HTTP {status}", status)
+        code = diagnostics.error_code(response.content)
+        raise UpstreamError(self.name, reason, f"HTTP {status}", status, detail=detail, error_code=code)
 
 
 def _transport_reason(error: httpx.HTTPError) -> Reason:

@@ -61,6 +61,8 @@ def test_round_trip_keeps_every_field(ledger: Ledger) -> None:
         late_at=1100.0,
         duplicate=True,
         cleaned_at=1200.0,
+        api_version="v1",
+        diagnostics="AVVIST_FAGSYSTEM: Fagsystemet støtter ikke versjon 2",
     )
     ledger.save([record])
     assert ledger.get("a") == record
@@ -157,3 +159,58 @@ def test_unopenable_ledger_is_a_ledger_error(tmp_path: Path) -> None:
 
 def test_writable(ledger: Ledger) -> None:
     assert ledger.writable()
+
+
+# The canaries table as schema version 1 wrote it (before api_version and diagnostics).
+SCHEMA_1 = """
+CREATE TABLE canaries (
+    id TEXT PRIMARY KEY, channel TEXT NOT NULL, municipality TEXT NOT NULL, vendor TEXT NOT NULL, bydel TEXT,
+    final_hop TEXT NOT NULL, created_at REAL NOT NULL, deadline_at REAL NOT NULL, state TEXT NOT NULL,
+    upstream_id TEXT, unconfirmed INTEGER NOT NULL DEFAULT 0, marker TEXT NOT NULL, hop_accepted REAL,
+    hop_forwarded REAL, hop_receipted REAL, hop_published REAL, hop_fetched REAL, hop_read REAL,
+    hop_registered REAL, last_status TEXT, status_ok_at REAL, readback_ok_at REAL, verdict TEXT,
+    verdict_at REAL, blamed_hop TEXT, blamed_owner TEXT, failure_reason TEXT, late_at REAL,
+    duplicate INTEGER NOT NULL DEFAULT 0, cleaned_at REAL
+);
+CREATE TABLE archived_counts (
+    metric TEXT NOT NULL, channel TEXT NOT NULL, municipality TEXT NOT NULL, vendor TEXT NOT NULL,
+    label_a TEXT NOT NULL DEFAULT '', label_b TEXT NOT NULL DEFAULT '', value INTEGER NOT NULL,
+    PRIMARY KEY (metric, channel, municipality, vendor, label_a, label_b)
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO canaries (id, channel, municipality, vendor, final_hop, created_at, deadline_at, state, marker,
+    verdict) VALUES ('old', 'portal', '4601', 'fjordsys', 'registered', 10, 910, 'closed', 'KANARI1.a.b',
+    'delivered');
+"""
+
+
+def test_a_ledger_of_the_previous_schema_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA_1)
+    db.close()
+    ledger = Ledger(path)
+    try:
+        old = ledger.get("old")
+        assert old is not None
+        assert old.verdict is Verdict.DELIVERED
+        assert old.api_version is None
+        ledger.save([make("new", 20.0, api_version="v2")])
+        assert ledger.latest_versions() == {(Channel.PORTAL, "4601"): "v2"}
+    finally:
+        ledger.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+    db.close()
+
+
+def test_a_ledger_of_a_newer_kanari_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "newer.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA_1.replace("'schema_version', '1'", "'schema_version', '99'"))
+    db.close()
+    before = path.read_bytes()
+    with pytest.raises(LedgerError, match=r"written by a newer Kanari \(schema 99, this one knows 2\)"):
+        Ledger(path)
+    assert path.read_bytes() == before

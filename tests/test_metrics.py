@@ -48,7 +48,7 @@ def test_every_route_series_exists_at_start_with_zero(metrics: Metrics) -> None:
         == 0
     )
     info = {**LABELS, "municipality_name": "Bergen", "county": "Vestland", "final_hop": "registered"}
-    assert value(metrics, "kanari_route_info", **info) == 1
+    assert value(metrics, "kanari_route_info", **info, api_version="") == 1
     assert value(metrics, "kanari_route_deadline_seconds", channel="portal", municipality="4601") == 900
 
 
@@ -117,3 +117,22 @@ def test_last_delivery_gauges_only_move_forward(metrics: Metrics) -> None:
 def test_buckets_double_from_the_poll_period_to_the_longest_deadline() -> None:
     assert geometric_buckets(15, 900) == (15, 30, 60, 120, 240, 480, 900)
     assert geometric_buckets(60, 60) == (60,)
+
+
+def test_route_info_shows_the_version_the_route_sends_in(metrics: Metrics) -> None:
+    info = {
+        "channel": "portal", "municipality": "4601", "municipality_name": "Bergen", "county": "Vestland",
+        "vendor": "nordlys", "final_hop": "registered",
+    }  # fmt: skip
+    assert value(metrics, "kanari_route_info", **info, api_version="") == 1
+    metrics.set_route_version(ROUTE.key, "v1")
+    assert value(metrics, "kanari_route_info", **info, api_version="v1") == 1
+    assert value(metrics, "kanari_route_info", **info, api_version="") is None
+    metrics.set_route_version(ROUTE.key, None)
+    assert value(metrics, "kanari_route_info", **info, api_version="v1") == 1
+
+
+def test_hop_time_reading_errors_are_counted_per_channel_and_hop(metrics: Metrics) -> None:
+    assert value(metrics, "kanari_hop_time_reading_errors_total", channel="portal", hop="forwarded") == 0
+    metrics.hop_time_reading_error(Channel.PORTAL, Hop.FORWARDED)
+    assert value(metrics, "kanari_hop_time_reading_errors_total", channel="portal", hop="forwarded") == 1

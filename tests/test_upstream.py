@@ -112,7 +112,8 @@ async def test_http_errors_have_bounded_reasons(upstream: Upstream, status: int,
         (httpx.ConnectError("refused"), Reason.CONNECT, False),
         (httpx.ConnectTimeout("slow connect"), Reason.TIMEOUT, False),
         (httpx.ReadTimeout("slow answer"), Reason.TIMEOUT, True),
-        (httpx.RemoteProtocolError("reset mid-answer"), Reason.CONNECT, True),
+        (httpx.RemoteProtocolError("closed before any answer"), Reason.RESET, True),
+        (httpx.ReadError("reset before any answer"), Reason.RESET, True),
         (httpx.ConnectError("[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed"), Reason.TLS, False),
     ],
 )
@@ -147,3 +148,107 @@ async def test_a_token_that_cannot_be_had_is_an_auth_failure_of_this_upstream(up
         await upstream.json("GET", URL, backoff_key="k", token=broken)
     assert error.value.upstream == "portal"
     assert "maskinporten" in str(error.value)
+
+
+class _BrokenBody(httpx.AsyncByteStream):
+    """An answer whose body breaks after its first chunk: a reset mid-answer."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield b'{"partial": '
+        raise httpx.ReadError("connection reset mid-answer")
+
+
+@respx.mock
+async def test_a_reset_mid_answer_is_a_connect_failure_and_never_retried(upstream: Upstream) -> None:
+    route = respx.get(URL).mock(return_value=httpx.Response(200, stream=_BrokenBody()))
+    with pytest.raises(UpstreamError) as error:
+        await upstream.json("GET", URL, backoff_key="k")
+    assert (error.value.reason, error.value.maybe_processed) == (Reason.CONNECT, True)
+    assert route.call_count == 1
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+@respx.mock
+async def test_an_idempotent_request_closed_before_any_answer_is_retried_once(
+    upstream: Upstream, method: str
+) -> None:
+    route = respx.route(method=method, url=URL).mock(
+        side_effect=[
+            httpx.RemoteProtocolError("Server disconnected without sending a response."),
+            httpx.Response(200, json=[]),
+        ]
+    )
+    assert await upstream.json(method, URL, backoff_key="k") == []
+    assert route.call_count == 2
+    assert upstream.requests == 2
+
+
+@respx.mock
+async def test_a_post_closed_before_any_answer_is_not_repeated_unless_the_caller_says_it_may_be(
+    upstream: Upstream,
+) -> None:
+    closed = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    route = respx.post(URL).mock(side_effect=[closed, httpx.Response(200, json={"id": 1})])
+    with pytest.raises(UpstreamError) as error:
+        await upstream.json("POST", URL, backoff_key="k")
+    assert (error.value.reason, error.value.maybe_processed) == (Reason.RESET, True)
+    assert route.call_count == 1
+    assert await upstream.json("POST", URL, backoff_key="k", idempotent=True) == {"id": 1}
+
+
+@respx.mock
+async def test_a_second_close_before_any_answer_is_a_reset_failure(upstream: Upstream) -> None:
+    closed = httpx.ReadError("Connection reset by peer")
+    route = respx.get(URL).mock(side_effect=[closed, closed])
+    with pytest.raises(UpstreamError) as error:
+        await upstream.json("GET", URL, backoff_key="k")
+    assert error.value.reason is Reason.RESET
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "detail"),
+    [
+        (
+            400,
+            {"error": "invalid_grant", "error_description": "MP-110: Invalid JWT claim aud (trace_id: 5d5d)"},
+            "error=invalid_grant error_description=MP-110: Invalid JWT claim aud (trace_id: 5d5d)",
+        ),
+        (
+            400,
+            {
+                "timestamp": 1700000000000,
+                "status": 400,
+                "error": "Bad Request",
+                "errorId": "7f0c",
+                "path": "/bekymringsmelding/api/v2/mottak",
+                "message": "Delen bekymringsmelding kunne ikke dekrypteres",
+                "errorCode": "UGYLDIG_KRYPTERING",
+            },
+            "error=Bad Request errorCode=UGYLDIG_KRYPTERING message=Delen bekymringsmelding kunne ikke "
+            "dekrypteres errorId=7f0c",
+        ),
+        (
+            409,
+            {
+                "type": "https://tools.ietf.org/html/rfc9110#section-15.5.10",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "A correspondence with the same idempotent key already exists",
+                "code": "CORR-01034",
+                "errorCode": 1034,
+            },
+            "errorCode=1034 code=CORR-01034 title=Conflict detail=A correspondence with the same "
+            "idempotent key "
+            "already exists",
+        ),
+    ],
+)
+@respx.mock
+async def test_an_error_answer_keeps_what_the_upstream_said(
+    upstream: Upstream, status: int, body: dict[str, object], detail: str
+) -> None:
+    respx.post(URL).respond(status, json=body)
+    with pytest.raises(UpstreamError) as error:
+        await upstream.json("POST", URL, backoff_key="k")
+    assert error.value.detail == detail

@@ -1,106 +1,174 @@
-"""ASiC-E containers (ETSI EN 319 162-1), the envelope KS forwards to a fagsystem through Fiks IO.
+"""Signed ASiC-E containers (ETSI EN 319 162-1, CAdES), written the way KS's producer client writes them.
 
-A container is a zip whose first entry is ``mimetype``, stored uncompressed with no extra field and
-holding exactly ``application/vnd.etsi.asic-e+zip`` (so the type can be read at a fixed offset, byte 38),
-then the files, then ``META-INF/manifest.xml``, an OASIS ODF manifest naming each file and its media type.
-Kanari's containers are unsigned: KS's producer API does not ask the sender to sign them, and the canary
-carries its own signature in the marker.
+KS's client (``ks-no/fiks-bekymringsmelding-produsent-klient``) builds the container with
+``ks-no/fiks-io-asice-handler``, which wraps ``commons-asic`` (``ks-no/asic``, a fork of ``difi/asic``)
+with ``SignatureMethod.CAdES``. That writer produces, in this order:
 
-:func:`build_asice` is what the probe sends; :func:`read_asice` is what a receiving system (the sandbox's
-simulated fagsystem) does with untrusted input, refusing anything malformed with
-:class:`~probe.errors.AsiceError`.
+1. ``mimetype``: stored (not compressed), no extra field, holding ``application/vnd.etsi.asic-e+zip``;
+2. the data files, deflated: ``bekymringsmelding.json`` then ``bekymringsmelding.pdf``;
+3. ``META-INF/ASiCManifest.xml``: a ``SigReference`` to the signature file, then one
+   ``DataObjectReference`` per data file with its MIME type, ``Rootfile="true"`` on the first, and its
+   SHA-256 digest (``http://www.w3.org/2001/04/xmlenc#sha256``);
+4. ``META-INF/signature-<uuid>.p7s``: a detached CMS SignedData over the manifest's bytes, made with the
+   sender's business certificate (virksomhetssertifikat), the certificate chain embedded;
+5. ``META-INF/manifest.xml``: the OASIS OpenDocument manifest listing ``/`` and every data file.
+
+Receiving systems read it with Difi's or KS's readers, which refuse a container whose data files are not
+all listed with matching digests and covered by a verifying signature ("File not verified", "Signature
+not verified"), or whose first entry is not ``mimetype``. A refused report goes to paper post.
+
+The signature is made with ``cryptography``'s PKCS#7 signature builder (a maintained CMS implementation;
+detached, binary, DER). Its signed attributes are those BouncyCastle writes for commons-asic:
+``contentType``, ``signingTime`` and ``messageDigest`` (S/MIME capabilities are left out, as BouncyCastle
+does). The digest is SHA-256 with RSA PKCS#1 v1.5 as KS's .NET library (``fiks-asice-dotnet``,
+``SHA256WithRSA``) signs; the Java library still signs with SHA-1 (``SHA1withRSA``), which both readers
+verify as they verify SHA-256, and which ``cryptography`` rightly no longer offers.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
+import hashlib
 import io
-import re
+import uuid
 import zipfile
-import zlib
-from collections.abc import Mapping
-from xml.etree import ElementTree
-from xml.parsers import expat
+from collections.abc import Mapping, Sequence
+from xml.sax.saxutils import quoteattr
 
-from probe.errors import AsiceError
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import pkcs7
 
 MIMETYPE_NAME = "mimetype"
-ASICE_MIMETYPE = b"application/vnd.etsi.asic-e+zip"
-MANIFEST_NAME = "META-INF/manifest.xml"
-MANIFEST_NAMESPACE = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
+ASICE_MIMETYPE = "application/vnd.etsi.asic-e+zip"
+ASIC_MANIFEST_NAME = "META-INF/ASiCManifest.xml"
+OASIS_MANIFEST_NAME = "META-INF/manifest.xml"
+SIGNATURE_MIMETYPE = "application/x-pkcs7-signature"
+CADES_NAMESPACE = "http://uri.etsi.org/02918/v1.2.1#"
+XMLDSIG_NAMESPACE = "http://www.w3.org/2000/09/xmldsig#"
+OASIS_NAMESPACE = "urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
+SHA256_URI = "http://www.w3.org/2001/04/xmlenc#sha256"
 MEDIA_TYPES = {".json": "application/json", ".pdf": "application/pdf"}
-DEFAULT_MEDIA_TYPE = "application/octet-stream"
-MAX_ENTRIES = 1000
 
-# Fixed entry times keep a container byte-for-byte reproducible; 1980-01-01 is the zip format's epoch.
+# Fixed entry times keep a container reproducible for a given signature; 1980-01-01 is the zip epoch.
 _ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
-_LOCAL_HEADER = b"PK\x03\x04"
-_LOCAL_HEADER_SIZE = 30
-_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-
-# The manifest's elements are written with the customary ``manifest:`` prefix.
-ElementTree.register_namespace("manifest", MANIFEST_NAMESPACE)
+# commons-asic comments the archive and the mimetype entry with the type, for tools that list zips.
+_TYPE_COMMENT = f"mimetype={ASICE_MIMETYPE}".encode("ascii")
 
 
-def build_asice(files: Mapping[str, bytes]) -> bytes:
-    """An unsigned ASiC-E container holding ``files`` (name to content), in the order given.
-
-    Raises ``ValueError`` for a name that is reserved (``mimetype``, ``META-INF/...``) or unsafe (absolute,
-    ``..``, backslashes): the caller's mistake, not a container to send.
-    """
-    for name in files:
-        problem = _name_problem(name)
-        if problem is None and (name == MIMETYPE_NAME or name.startswith("META-INF/")):
-            problem = "reserved for the container itself"
-        if problem:
-            raise ValueError(f"ASiC-E: cannot add {name!r}: {problem}")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        # ZipInfo has no extra field unless one is added, and ZIP_STORED leaves the bytes as they are.
-        archive.writestr(_entry(MIMETYPE_NAME, zipfile.ZIP_STORED), ASICE_MIMETYPE)
-        for name, content in files.items():
-            archive.writestr(_entry(name, zipfile.ZIP_DEFLATED), content)
-        archive.writestr(_entry(MANIFEST_NAME, zipfile.ZIP_DEFLATED), _manifest(files))
-    return buffer.getvalue()
+def signature_name(signature_id: str) -> str:
+    """The signature entry's name, as commons-asic names it (``META-INF/signature-<uuid>.p7s``)."""
+    return f"META-INF/signature-{signature_id}.p7s"
 
 
-def read_asice(data: bytes, max_total_size: int = 50 * 1024 * 1024) -> dict[str, bytes]:
-    """The files of the ASiC-E container ``data`` (name to content, without ``mimetype`` and
-    ``META-INF/``), after checking it is one.
+@dataclasses.dataclass(frozen=True)
+class ContainerSigner:
+    """The business certificate chain (leaf first) and its key, which sign every container."""
 
-    Refuses, with :class:`~probe.errors.AsiceError`: anything that is not a zip; ``mimetype`` missing, not
-    first, compressed, with an extra field or the wrong content; a missing or unreadable manifest, or one
-    that does not list exactly the files present; unsafe or duplicate entry names; more than
-    :data:`MAX_ENTRIES` entries; and a total unpacked size over ``max_total_size`` (zip bombs). The sizes are
-    the ones the zip declares; unpacking never yields more than declared, and a lie fails the CRC check.
-    """
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError):
-        raise AsiceError("ASiC-E: not a zip archive") from None
-    with archive:
-        entries = archive.infolist()
-        _check_entries(entries, max_total_size)
-        _check_mimetype(data, archive, entries[0])
-        contents = {entry.filename: _read(archive, entry) for entry in entries[1:] if not entry.is_dir()}
-    if MANIFEST_NAME not in contents:
-        raise AsiceError(f"ASiC-E: {MANIFEST_NAME} is missing")
-    files = {name: content for name, content in contents.items() if not name.startswith("META-INF/")}
-    listed = _manifest_paths(contents[MANIFEST_NAME])
-    unlisted = sorted(set(files) - listed)
-    if unlisted:
-        raise AsiceError(f"ASiC-E: manifest does not list {', '.join(map(repr, unlisted[:5]))}")
-    absent = sorted(listed - set(files))
-    if absent:
-        raise AsiceError(f"ASiC-E: manifest lists missing files {', '.join(map(repr, absent[:5]))}")
-    return files
+    chain: Sequence[x509.Certificate]
+    key: RSAPrivateKey = dataclasses.field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.chain:
+            raise ValueError("a container signer needs the business certificate")
+        if self.chain[0].public_key() != self.key.public_key():
+            raise ValueError("the business certificate is not for the signing key")
+
+    def sign(self, manifest: bytes) -> bytes:
+        """A detached CMS SignedData (DER) over ``manifest``, the chain embedded."""
+        builder = (
+            pkcs7.PKCS7SignatureBuilder()
+            .set_data(manifest)
+            .add_signer(self.chain[0], self.key, hashes.SHA256())
+        )
+        for issuer in self.chain[1:]:
+            builder = builder.add_certificate(issuer)
+        return builder.sign(
+            serialization.Encoding.DER,
+            [
+                pkcs7.PKCS7Options.DetachedSignature,
+                pkcs7.PKCS7Options.Binary,
+                pkcs7.PKCS7Options.NoCapabilities,
+            ],
+        )
 
 
 def media_type(name: str) -> str:
-    """The media type the manifest gives ``name``, by its extension."""
+    """The MIME type commons-asic gives ``name`` (the JVM's by extension)."""
     for extension, kind in MEDIA_TYPES.items():
         if name.lower().endswith(extension):
             return kind
-    return DEFAULT_MEDIA_TYPE
+    raise ValueError(f"ASiC-E: no MIME type for {name!r}")
+
+
+def build_asice(
+    files: Mapping[str, bytes], signer: ContainerSigner, *, signature_id: str | None = None
+) -> bytes:
+    """A signed ASiC-E container of ``files`` (name to content, the first the root file), as described in
+    the module docstring. ``signature_id`` names the signature file (a fresh UUID when not given).
+
+    Raises ``ValueError`` for no files, or a name that is reserved (``mimetype``, ``META-INF/...``), unsafe
+    (absolute, ``..``, backslashes) or of no known MIME type: the caller's mistake, not a container to send.
+    """
+    if not files:
+        raise ValueError("ASiC-E: a container needs at least one file")
+    for name in files:
+        if name == MIMETYPE_NAME or name.startswith("META-INF/"):
+            raise ValueError(f"ASiC-E: cannot add {name!r}: reserved for the container itself")
+        if not name or "\x00" in name or name.startswith("/") or "\\" in name or ".." in name.split("/"):
+            raise ValueError(f"ASiC-E: cannot add {name!r}: unsafe name")
+    signature = signature_name(signature_id or str(uuid.uuid4()))
+    manifest = asic_manifest(files, signature)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.comment = _TYPE_COMMENT
+        mimetype = _entry(MIMETYPE_NAME, zipfile.ZIP_STORED)
+        mimetype.comment = _TYPE_COMMENT
+        archive.writestr(mimetype, ASICE_MIMETYPE.encode("ascii"))
+        for name, content in files.items():
+            archive.writestr(_entry(name, zipfile.ZIP_DEFLATED), content)
+        archive.writestr(_entry(ASIC_MANIFEST_NAME, zipfile.ZIP_DEFLATED), manifest)
+        archive.writestr(_entry(signature, zipfile.ZIP_DEFLATED), signer.sign(manifest))
+        archive.writestr(_entry(OASIS_MANIFEST_NAME, zipfile.ZIP_DEFLATED), oasis_manifest(files))
+    return buffer.getvalue()
+
+
+def asic_manifest(files: Mapping[str, bytes], signature: str) -> bytes:
+    """``META-INF/ASiCManifest.xml`` as commons-asic's JAXB marshaller formats it."""
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+        f'<ASiCManifest xmlns="{CADES_NAMESPACE}" xmlns:ns2="{XMLDSIG_NAMESPACE}">',
+        f"    <SigReference URI={quoteattr(signature)} MimeType={quoteattr(SIGNATURE_MIMETYPE)}/>",
+    ]
+    for index, (name, content) in enumerate(files.items()):
+        root = ' Rootfile="true"' if index == 0 else ""
+        digest = base64.b64encode(hashlib.sha256(content).digest()).decode("ascii")
+        lines += [
+            f"    <DataObjectReference URI={quoteattr(name)} MimeType={quoteattr(media_type(name))}{root}>",
+            f'        <ns2:DigestMethod Algorithm="{SHA256_URI}"/>',
+            f"        <ns2:DigestValue>{digest}</ns2:DigestValue>",
+            "    </DataObjectReference>",
+        ]
+    lines.append("</ASiCManifest>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def oasis_manifest(files: Mapping[str, bytes]) -> bytes:
+    """``META-INF/manifest.xml``: the OASIS OpenDocument manifest commons-asic adds beside the signature."""
+    entries = [("/", ASICE_MIMETYPE)] + [(name, media_type(name)) for name in files]
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>',
+        f'<manifest:manifest xmlns:manifest="{OASIS_NAMESPACE}">',
+        *(
+            f"    <manifest:file-entry manifest:full-path={quoteattr(path)} "
+            f"manifest:media-type={quoteattr(kind)}/>"
+            for path, kind in entries
+        ),
+        "</manifest:manifest>",
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _entry(name: str, compression: int) -> zipfile.ZipInfo:
@@ -108,114 +176,3 @@ def _entry(name: str, compression: int) -> zipfile.ZipInfo:
     info.compress_type = compression
     info.external_attr = 0o644 << 16  # a plain readable file when unpacked on Unix
     return info
-
-
-def _manifest(files: Mapping[str, bytes]) -> bytes:
-    root = ElementTree.Element(f"{{{MANIFEST_NAMESPACE}}}manifest")
-    entries = [("/", ASICE_MIMETYPE.decode("ascii"))] + [(name, media_type(name)) for name in files]
-    for path, kind in entries:
-        ElementTree.SubElement(
-            root,
-            f"{{{MANIFEST_NAMESPACE}}}file-entry",
-            {f"{{{MANIFEST_NAMESPACE}}}full-path": path, f"{{{MANIFEST_NAMESPACE}}}media-type": kind},
-        )
-    ElementTree.indent(root)
-    document: bytes = ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
-    return document
-
-
-def _name_problem(name: str) -> str | None:
-    """Why ``name`` is unsafe to unpack (path traversal and friends), or ``None``."""
-    if not name or "\x00" in name:
-        return "empty or contains NUL"
-    if "\\" in name:
-        return "contains a backslash"
-    if name.startswith("/") or _WINDOWS_DRIVE.match(name):
-        return "absolute path"
-    segments = name.rstrip("/").split("/")
-    if any(segment in ("", ".", "..") for segment in segments):
-        return "empty, '.' or '..' path segment"
-    return None
-
-
-def _check_entries(entries: list[zipfile.ZipInfo], max_total_size: int) -> None:
-    if not entries:
-        raise AsiceError("ASiC-E: the archive is empty")
-    if len(entries) > MAX_ENTRIES:
-        raise AsiceError(f"ASiC-E: {len(entries)} entries, more than {MAX_ENTRIES}")
-    seen: set[str] = set()
-    for entry in entries:
-        problem = _name_problem(entry.filename)
-        if problem:
-            raise AsiceError(f"ASiC-E: unsafe entry name {entry.filename[:100]!r}: {problem}")
-        if entry.filename in seen:
-            raise AsiceError(f"ASiC-E: entry {entry.filename[:100]!r} appears twice")
-        seen.add(entry.filename)
-    total = sum(entry.file_size for entry in entries)
-    if total > max_total_size:
-        raise AsiceError(f"ASiC-E: unpacks to {total} bytes, more than {max_total_size}")
-
-
-def _check_mimetype(data: bytes, archive: zipfile.ZipFile, first: zipfile.ZipInfo) -> None:
-    if first.filename != MIMETYPE_NAME:
-        raise AsiceError("ASiC-E: the first entry is not 'mimetype'")
-    if first.compress_type != zipfile.ZIP_STORED:
-        raise AsiceError("ASiC-E: 'mimetype' is compressed; it must be stored")
-    # The local header, not only the central directory, must put 'mimetype' at byte 30 without an extra
-    # field: that is what lets a reader find the type at a fixed offset.
-    header = data[:_LOCAL_HEADER_SIZE]
-    name_length = int.from_bytes(header[26:28], "little")
-    extra_length = int.from_bytes(header[28:30], "little")
-    if (
-        first.header_offset != 0
-        or header[:4] != _LOCAL_HEADER
-        or name_length != len(MIMETYPE_NAME)
-        or data[_LOCAL_HEADER_SIZE : _LOCAL_HEADER_SIZE + name_length] != MIMETYPE_NAME.encode("ascii")
-    ):
-        raise AsiceError("ASiC-E: 'mimetype' is not at the start of the archive")
-    if extra_length or first.extra:
-        raise AsiceError("ASiC-E: 'mimetype' has an extra field")
-    if _read(archive, first) != ASICE_MIMETYPE:
-        raise AsiceError(f"ASiC-E: 'mimetype' is not {ASICE_MIMETYPE.decode('ascii')}")
-
-
-def _read(archive: zipfile.ZipFile, entry: zipfile.ZipInfo) -> bytes:
-    try:
-        return archive.read(entry)
-    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError, RuntimeError, ValueError):
-        # Bad CRC, truncated data, unsupported compression or an encrypted entry.
-        raise AsiceError(f"ASiC-E: entry {entry.filename[:100]!r} cannot be read") from None
-
-
-def _manifest_paths(manifest: bytes) -> set[str]:
-    """The ``full-path`` of every file entry in the manifest, except the container's own ``/``.
-
-    Parsed with expat and any DTD refused, as defusedxml does: a manifest never needs one, and entity
-    definitions are how XML bombs and external-entity reads get in.
-    """
-    paths: set[str] = set()
-    elements: list[str] = []
-    parser = expat.ParserCreate(namespace_separator=" ")
-
-    def refuse_dtd(*_: object) -> None:
-        raise AsiceError("ASiC-E: manifest declares a DTD")
-
-    def start(name: str, attributes: dict[str, str]) -> None:
-        if not elements and name != f"{MANIFEST_NAMESPACE} manifest":
-            raise AsiceError("ASiC-E: manifest is not an ODF manifest")
-        elements.append(name)
-        if name == f"{MANIFEST_NAMESPACE} file-entry":
-            path = attributes.get(f"{MANIFEST_NAMESPACE} full-path")
-            if path is None:
-                raise AsiceError("ASiC-E: manifest has a file-entry without full-path")
-            paths.add(path)
-
-    parser.StartDoctypeDeclHandler = refuse_dtd
-    parser.EntityDeclHandler = refuse_dtd
-    parser.StartElementHandler = start
-    try:
-        parser.Parse(manifest, True)
-    except expat.ExpatError:
-        raise AsiceError("ASiC-E: manifest is not well-formed XML") from None
-    paths.discard("/")
-    return paths

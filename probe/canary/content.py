@@ -23,16 +23,16 @@ not a Norwegian subscriber number (none begins with 0). The postcode ``0000`` do
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from probe.clock import NORWAY, to_local_text
 from probe.hops import Channel
 
 TEST_BANNER = "SYNTETISK TESTMELDING FRA KANARI - SKAL IKKE BEHANDLES. Ingen ekte personer."
 MARKER_LABEL = "Kanari-markør"
 SENDER_NAME = "Kanari syntetisk overvåking"
-OSLO = ZoneInfo("Europe/Oslo")
+REPORT_VERSIONS = ("v1", "v2")
+"""The KS report versions Kanari can write, oldest first."""
 ALTINN_TEXT_LIMIT = 255  # Altinn's maximum for messageTitle and messageSummary
 
 _EMAIL = "ingen-svar@kanari.invalid"
@@ -63,12 +63,12 @@ class CanarySubject:
     marker: str
     created_at: float  # Unix seconds
     child_fnr: str
+    # Report times are local date-times without zone (KS: "ISO-8601 norsk tid uten tidssone").
+    time_zone: str = NORWAY
 
-
-def oslo_local_time(instant: float) -> str:
-    """``instant`` as Norwegian local date-time without zone, the way KS writes times
-    (e.g. ``2020-03-16T13:29:33``)."""
-    return dt.datetime.fromtimestamp(instant, tz=OSLO).replace(tzinfo=None).isoformat(timespec="seconds")
+    def local_time(self, instant: float) -> str:
+        """``instant`` as a local date-time without zone in the subject's time zone."""
+        return to_local_text(instant, self.time_zone)
 
 
 def report_lines(subject: CanarySubject) -> list[str]:
@@ -88,14 +88,14 @@ def report_lines(subject: CanarySubject) -> list[str]:
         f"{MARKER_LABEL}: {subject.marker}",
         f"Kanari-id: {subject.canary_id}",
         f"Kanal: {subject.channel.value}",
-        f"Opprettet: {oslo_local_time(subject.created_at)}",
+        f"Opprettet: {subject.local_time(subject.created_at)}",
     ]
 
 
 def portal_report(subject: CanarySubject, api_version: str = "v2") -> dict[str, Any]:
     """The ``bekymringsmelding.json`` of a public-sector report (``offentlig``) in KS's schema for
     ``api_version`` (``v1`` or ``v2``; v2 adds ``melding.andreSynspunkter``)."""
-    if api_version not in ("v1", "v2"):
+    if api_version not in REPORT_VERSIONS:
         raise ValueError(f"unknown bekymringsmelding API version {api_version!r}")
     melding = {
         "melding": "\n".join(report_lines(subject)),
@@ -130,14 +130,15 @@ def portal_report(subject: CanarySubject, api_version: str = "v2") -> dict[str, 
         "behovForTolk": "Nei (syntetisk testmelding).",
         "andreHjelpeinstanser": "Nei (syntetisk testmelding).",
         "melding": melding,
-        "sendingstidspunkt": oslo_local_time(subject.created_at),
+        "sendingstidspunkt": subject.local_time(subject.created_at),
         "leveringskanal": SENDER_NAME,
     }
 
 
 def altinn_content(subject: CanarySubject) -> dict[str, str]:
-    """The Altinn 3 Correspondence ``content``: plain-text title and summary (at most 255 characters
-    each), Markdown body with the banner first and the marker in a code span."""
+    """The Altinn 3 Correspondence ``content``: plain-text title and summary (at most
+    :data:`ALTINN_TEXT_LIMIT` characters each), Markdown body with the banner first and the marker in a
+    code span."""
     title = f"{TEST_BANNER} ({subject.kommunenavn})"
     summary = (
         f"{TEST_BANNER} Kanari kontrollerer at meldinger til {subject.kommunenavn} blir hentet. "
@@ -162,19 +163,52 @@ def altinn_property_list(subject: CanarySubject) -> dict[str, str]:
     return {"kanariMarker": subject.marker, "kanariCanaryId": subject.canary_id}
 
 
+# The limits Altinn's request model enforces (``Altinn/altinn-correspondence``,
+# ``src/Altinn.Correspondence.API/Models/BaseCorrespondenceExt.cs`` and
+# ``InitializeCorrespondenceContentExt.cs``). Altinn counts .NET string lengths, UTF-16 code units.
+ALTINN_BODY_LIMIT = 30_000  # messageBody, Markdown
+ALTINN_SENDERS_REFERENCE_LIMIT = 4096
+ALTINN_PROPERTY_COUNT_LIMIT = 10
+ALTINN_PROPERTY_KEY_LIMIT = 50
+ALTINN_PROPERTY_VALUE_LIMIT = 300
 ALTINN_RECIPIENT_URN = "urn:altinn:organization:identifier-no:"
+"""Altinn wants an organisation recipient with this prefix (or ``0192:``); a bare number is refused."""
 
 
-def altinn_correspondence(subject: CanarySubject, resource_id: str, orgnr: str) -> dict[str, Any]:
+def altinn_correspondence(
+    subject: CanarySubject, resource_id: str, orgnr: str, *, confidential: bool = True
+) -> dict[str, Any]:
     """The JSON body of ``POST /correspondence/api/v1/correspondence`` for the canary, to the
-    organisation ``orgnr``. ``idempotentKey`` is the canary id, so a retried send gives 409 instead of
-    a second correspondence; ``sendersReference`` too, so an unanswered send can be looked up."""
+    organisation ``orgnr`` on ``resource_id``.
+
+    ``idempotentKey`` is the canary id, so a retried send gives 409 instead of a second correspondence;
+    ``sendersReference`` too, so an unanswered send can be looked up. ``isConfidential`` is on by
+    default: the police reports that went unopened were confidential mail, and a canary tests that path
+    only by travelling it (DESIGN 3.3); the resource must match (Altinn refuses a confidential flag on an
+    ordinary resource with 1061, and ordinary mail on a confidential one with 1060).
+
+    Raises :class:`ValueError` when the body would break a limit Altinn enforces (a property key over 50
+    or value over 300 characters, more than 10 properties, a body over 30 000, a title or summary over
+    255, a recipient that is not nine digits): such a canary would only be refused, so it is never sent.
+    """
+    content = altinn_content(subject)
+    properties = altinn_property_list(subject)
+    problems = [
+        *_length_problems(content),
+        *_property_problems(properties),
+        *_reference_problems(subject.canary_id, orgnr),
+    ]
+    if problems:
+        raise ValueError("the canary breaks Altinn's limits: " + "; ".join(problems))
     return {
         "correspondence": {
             "resourceId": resource_id,
             "sendersReference": subject.canary_id,
-            "content": altinn_content(subject),
-            "propertyList": altinn_property_list(subject),
+            # Shown as the sender in the inbox, so whoever opens it sees at once who sent it.
+            "messageSender": SENDER_NAME,
+            "content": content,
+            "propertyList": properties,
+            "isConfidential": confidential,
             "isConfirmationNeeded": False,
         },
         "recipients": [ALTINN_RECIPIENT_URN + orgnr],
@@ -182,8 +216,57 @@ def altinn_correspondence(subject: CanarySubject, resource_id: str, orgnr: str) 
     }
 
 
+def altinn_length(text: str) -> int:
+    """A text's length as Altinn (.NET) counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _length_problems(content: dict[str, str]) -> list[str]:
+    limits = {
+        "messageTitle": ALTINN_TEXT_LIMIT,
+        "messageSummary": ALTINN_TEXT_LIMIT,
+        "messageBody": ALTINN_BODY_LIMIT,
+    }
+    return [
+        f"{field} has {altinn_length(content[field])} characters (at most {limit})"
+        for field, limit in limits.items()
+        if altinn_length(content[field]) > limit
+    ]
+
+
+def _property_problems(properties: dict[str, str]) -> list[str]:
+    problems = []
+    if len(properties) > ALTINN_PROPERTY_COUNT_LIMIT:
+        problems.append(f"{len(properties)} properties (at most {ALTINN_PROPERTY_COUNT_LIMIT})")
+    for key, value in properties.items():
+        if altinn_length(key) > ALTINN_PROPERTY_KEY_LIMIT:
+            problems.append(
+                f"property key of {altinn_length(key)} characters (at most {ALTINN_PROPERTY_KEY_LIMIT})"
+            )
+        if altinn_length(value) > ALTINN_PROPERTY_VALUE_LIMIT:
+            # The length only: the value is the marker, evidence that belongs in the ledger, not here.
+            problems.append(
+                f"property {key!r} has {altinn_length(value)} characters "
+                f"(at most {ALTINN_PROPERTY_VALUE_LIMIT})"
+            )
+    return problems
+
+
+def _reference_problems(canary_id: str, orgnr: str) -> list[str]:
+    problems = []
+    if not 1 <= altinn_length(canary_id) <= ALTINN_SENDERS_REFERENCE_LIMIT:
+        problems.append(f"sendersReference must be 1-{ALTINN_SENDERS_REFERENCE_LIMIT} characters")
+    if len(orgnr) != 9 or not orgnr.isdigit():
+        problems.append("the recipient organisation number must be nine digits")
+    return problems
+
+
 def _clip(text: str) -> str:
-    # A long municipality name must not push the banner out; the banner always fits at the start.
-    if len(text) <= ALTINN_TEXT_LIMIT:
+    # A long municipality name must not push the banner out; the banner always fits at the start. Altinn
+    # counts UTF-16 code units, so a character outside the BMP counts twice.
+    if altinn_length(text) <= ALTINN_TEXT_LIMIT:
         return text
-    return text[: ALTINN_TEXT_LIMIT - 1] + "…"
+    clipped = text[: ALTINN_TEXT_LIMIT - 1]
+    while altinn_length(clipped) > ALTINN_TEXT_LIMIT - 1:
+        clipped = clipped[:-1]
+    return clipped + "…"

@@ -45,6 +45,8 @@ MARKER_PATTERN = re.compile(rf"(?<![A-Za-z0-9_-]){PREFIX}\.[A-Za-z0-9_-]+\.[A-Za
 
 # A real marker is about 220 characters; anything far longer is refused before decoding it.
 MAX_MARKER_LENGTH = 1024
+# Every marker Kanari signs must fit an Altinn propertyList value (at most 300 characters).
+MAX_SIGNED_LENGTH = 300
 SIGNATURE_LENGTH = 64
 RAW_PUBLIC_KEY_LENGTH = 32
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
@@ -96,8 +98,8 @@ class MarkerSigner:
         encoded = _b64encode(json.dumps(payload, separators=(",", ":")).encode("ascii"))
         signed = f"{PREFIX}.{encoded}"
         marker = f"{signed}.{_b64encode(self._key.sign(signed.encode('ascii')))}"
-        if len(marker) > MAX_MARKER_LENGTH:
-            raise ValueError(f"cannot sign marker: longer than {MAX_MARKER_LENGTH} characters (long key id)")
+        if len(marker) > MAX_SIGNED_LENGTH:
+            raise ValueError(f"cannot sign marker: longer than {MAX_SIGNED_LENGTH} characters (long key id)")
         return marker
 
 

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from probe import diagnostics
 from probe.canary.content import CanarySubject
 from probe.config.routes import Route
 from probe.hops import Channel, Hop
@@ -13,50 +14,72 @@ from probe.hops import Channel, Hop
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Sent:
-    """The upstream accepted a canary: its id there and when (upstream time where it says, else ours)."""
+    """The upstream accepted a canary: its id there, when (upstream time where it says, else ours), and
+    the API version it was sent in (the portal's negotiated report version; ``None`` where there is one)."""
 
     upstream_id: str
     accepted_at: float
+    api_version: str | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Observation:
     """What one successful status check saw: the hops reached (with upstream timestamps), whether the
-    upstream ended the canary as failed, and the latest raw status (kept as evidence)."""
+    upstream ended the canary as failed, the latest raw status, and the upstream's own words about a
+    failure (KS's ``beskrivelse``, Altinn's ``statusText``), all kept as evidence."""
 
     reached: dict[Hop, float]
     failed_status: str | None
     last_status: str
+    detail: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StatusEvent:
+    """One entry of an upstream's status history: when, which status, and the upstream's text."""
+
+    at: float
+    status: str
+    text: str = ""
 
 
 def observation_from_events(
-    events: Iterable[tuple[float, str]],
+    events: Iterable[StatusEvent],
     hop_of_status: Mapping[str, Hop],
     failure_statuses: frozenset[str],
     hop_order: Sequence[Hop],
     current_status: str | None = None,
 ) -> Observation:
-    """Turn an upstream's status history (time, status) into an :class:`Observation`.
+    """Turn an upstream's status history into an :class:`Observation`.
 
     Each hop is reached at the first time its status appears; unknown statuses are tolerated (upstreams
     add states) and only kept as the last status; a later hop implies the earlier ones, at the later
     hop's time, because an upstream may skip recording an intermediate state.
+
+    A failure status ends the story: a status that follows it reaches no hop. KS ends every history with
+    ``LEVERT``, also after ``SENDT_PRINT`` (the paper letter was handed to the post), and that is not the
+    fagsystem's receipt. Entries are ordered by time, and entries of the same instant keep the order the
+    upstream listed them in (``sorted`` is stable), so a ``LEVERT`` stamped in the same millisecond as
+    ``SENDT_PRINT`` still comes after it.
     """
-    ordered = sorted(events)
+    ordered = sorted(events, key=lambda event: event.at)
     reached: dict[Hop, float] = {}
     failed: str | None = None
-    for when, status in ordered:
-        hop = hop_of_status.get(status)
-        if hop is not None:
-            reached.setdefault(hop, when)
-        if status in failure_statuses and failed is None:
-            failed = status
+    detail: str | None = None
+    for event in ordered:
+        if event.status in failure_statuses:
+            if failed is None:
+                failed, detail = event.status, diagnostics.clean(event.text) or None
+            continue
+        hop = hop_of_status.get(event.status)
+        if hop is not None and failed is None:
+            reached.setdefault(hop, event.at)
     for index in range(len(hop_order) - 2, -1, -1):
         later = hop_order[index + 1]
         if later in reached and hop_order[index] not in reached:
             reached[hop_order[index]] = reached[later]
-    last = current_status if current_status is not None else (ordered[-1][1] if ordered else "")
-    return Observation(reached, failed, last)
+    last = current_status if current_status is not None else (ordered[-1].status if ordered else "")
+    return Observation(reached, failed, last, detail)
 
 
 class ChannelAdapter(Protocol):
@@ -72,8 +95,8 @@ class ChannelAdapter(Protocol):
         """Submit the canary; raises :class:`probe.errors.UpstreamError` if it was not accepted."""
         ...
 
-    async def check(self, route: Route, upstream_id: str) -> Observation:
-        """The canary's hops as the upstream reports them now."""
+    async def check(self, route: Route, upstream_id: str, api_version: str | None = None) -> Observation:
+        """The canary's hops as the upstream reports them now (asked in the API version it was sent in)."""
         ...
 
     async def find(self, route: Route, canary_id: str) -> str | None:

@@ -1,28 +1,37 @@
 """Channel ``portal``: the KS Fiks bekymringsmelding producer API (DESIGN 3.2).
 
-Sending is what KS's own Java client does: find the receiving bydel (the default receiver unless the
-route names one), fetch the receiver's encryption certificates, encrypt the PDF for KS's print service
-and an ASiC-E (JSON + PDF) for the fagsystem's Fiks IO account, and POST both. The status history maps
-onto hops: ``SENDT_FAGSYSTEM`` → forwarded, ``LEVERT`` → receipted; ``AVVIST_FAGSYSTEM``,
-``SENDT_PRINT`` and ``AVVIST_PRINT`` end the canary as failed.
+Sending is what KS's own Java client (``ks-no/fiks-bekymringsmelding-produsent-klient``) does: find the
+receiving office (the default receiver unless the route names one) and the report version it supports,
+fetch its encryption certificates, encrypt the PDF for KS's print service and a *signed* ASiC-E (JSON +
+PDF) for the fagsystem's Fiks IO account, and POST both in that version. The version is negotiated per
+office from ``stottetVersjon`` (the newest both Kanari and the office support) unless the route pins one.
+
+The status history maps onto hops: ``SENDT_FAGSYSTEM`` → forwarded, ``LEVERT`` → receipted.
+``AVVIST_FAGSYSTEM``, ``SENDT_PRINT`` and ``AVVIST_PRINT`` end the canary as failed, and the ``LEVERT``
+KS writes after paper post (the letter was handed to the post) is not a receipt: see
+:func:`probe.channels.base.observation_from_events`. Times are local date-times without zone in the
+configured time zone (Europe/Oslo).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
-import zoneinfo
 from typing import Any
 
-from cryptography import x509
-
 from probe.canary import cms
-from probe.canary.asice import build_asice
+from probe.canary.asice import ContainerSigner, build_asice
 from probe.canary.content import CanarySubject, portal_report
 from probe.canary.pdf import render_pdf
-from probe.channels.base import Observation, Sent, observation_from_events
-from probe.clock import Clock
+from probe.channels.base import Observation, Sent, StatusEvent, observation_from_events
+from probe.channels.ks_directory import (
+    Bydel,
+    ReceiverKeys,
+    newest_shared_version,
+    parse_bydeler,
+    parse_keys,
+)
+from probe.clock import NORWAY, Clock, parse_local_text
 from probe.config.models import PortalSettings
 from probe.config.routes import Route
 from probe.errors import InvalidResponseError, Reason, UpstreamError
@@ -30,37 +39,11 @@ from probe.hops import Channel, Hop
 from probe.maskinporten import MaskinportenClient
 from probe.upstream import Upstream
 
-OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 HOP_OF_STATUS = {"AKSEPTERT": Hop.ACCEPTED, "SENDT_FAGSYSTEM": Hop.FORWARDED, "LEVERT": Hop.RECEIPTED}
 FAILURE_STATUSES = frozenset({"AVVIST_FAGSYSTEM", "SENDT_PRINT", "AVVIST_PRINT"})
-
-
-def parse_local_time(text: object) -> float:
-    """KS times are local date-times without zone (Europe/Oslo); an explicit offset is honoured."""
-    if not isinstance(text, str):
-        raise ValueError("not a string")
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=OSLO)
-    return parsed.timestamp()
-
-
-@dataclasses.dataclass(frozen=True)
-class Bydel:
-    """A receiving office of a municipality."""
-
-    number: str
-    name: str
-    default_receiver: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class ReceiverKeys:
-    """The certificates a report is encrypted for, and until when they may be cached."""
-
-    print_certificate: x509.Certificate
-    fiks_io_certificate: x509.Certificate
-    use_until: float
+HOP_ORDER = (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED)
+# The office list is asked in the newest API version: only v2 says which report version each office takes.
+DIRECTORY_VERSION = "v2"
 
 
 class PortalChannel:
@@ -70,15 +53,21 @@ class PortalChannel:
     can_find = False
 
     def __init__(
-        self, settings: PortalSettings, upstream: Upstream, maskinporten: MaskinportenClient, clock: Clock
+        self,
+        settings: PortalSettings,
+        upstream: Upstream,
+        maskinporten: MaskinportenClient,
+        clock: Clock,
+        signer: ContainerSigner,
     ) -> None:
         self._settings = settings
         self._upstream = upstream
         self._token = maskinporten.source([settings.scope])
         self._clock = clock
+        self._signer = signer
         self._base = settings.base_url
-        self._bydeler: dict[str, tuple[float, list[Bydel]]] = {}
-        self._keys: dict[tuple[str, str], ReceiverKeys] = {}
+        self._bydeler: dict[tuple[str, str], tuple[float, list[Bydel]]] = {}
+        self._keys: dict[tuple[str, str, str], ReceiverKeys] = {}
 
     def _headers(self) -> dict[str, str]:
         return {
@@ -98,14 +87,16 @@ class PortalChannel:
 
     async def bydel(self, route: Route) -> Bydel:
         """The office to address: the route's bydel if it names one, else the default receiver."""
+        listing = "v1" if route.api_version == "v1" else DIRECTORY_VERSION
         now = self._clock.now()
-        cached = self._bydeler.get(route.kommunenummer)
+        key = (route.kommunenummer, listing)
+        cached = self._bydeler.get(key)
         if cached is None or cached[0] <= now:
             answer = await self._get_json(
-                f"api/v1/kommuner/{route.kommunenummer}/bydeler", route.kommunenummer
+                f"api/{listing}/kommuner/{route.kommunenummer}/bydeler", route.kommunenummer
             )
-            cached = (now + self._settings.directory_cache, _parse_bydeler(answer))
-            self._bydeler[route.kommunenummer] = cached
+            cached = (now + self._settings.directory_cache, parse_bydeler(answer))
+            self._bydeler[key] = cached
         bydeler = cached[1]
         if not bydeler:
             raise UpstreamError(
@@ -123,37 +114,57 @@ class PortalChannel:
             self.channel.value, Reason.HTTP_4XX, f"municipality {route.kommunenummer} has no {wanted}"
         )
 
-    async def keys(self, kommunenummer: str, bydelsnummer: str) -> ReceiverKeys:
+    def version_for(self, route: Route, office: Bydel) -> str:
+        """The report version to send ``office``: negotiated, or the route's pinned one. A pinned version
+        newer than the office supports is refused before sending (it would only go to paper post)."""
+        if route.api_version == "auto":
+            return newest_shared_version(office)
+        pinned = route.api_version
+        if office.supported_version is not None and int(pinned[1:]) > office.supported_version:
+            raise UpstreamError(
+                self.channel.value,
+                Reason.HTTP_4XX,
+                f"office {route.kommunenummer}/{office.number} supports v{office.supported_version}, "
+                f"the route pins {pinned}",
+                detail=f"stottetVersjon={office.supported_version} api_version={pinned}",
+            )
+        return pinned
+
+    async def keys(self, kommunenummer: str, bydelsnummer: str, version: str) -> ReceiverKeys:
         """The receiver's print and Fiks IO certificates (cached, never past their validTo)."""
         now = self._clock.now()
-        cached = self._keys.get((kommunenummer, bydelsnummer))
+        key = (kommunenummer, bydelsnummer, version)
+        cached = self._keys.get(key)
         if cached is not None and cached.use_until > now:
             return cached
-        version = self._settings.api_version
         answer = await self._get_json(
             f"api/{version}/mottak/fagsystem/{kommunenummer}/{bydelsnummer}/krypteringsnokler", kommunenummer
         )
-        keys = _parse_keys(answer, now + self._settings.directory_cache)
-        self._keys[(kommunenummer, bydelsnummer)] = keys
+        keys = parse_keys(answer, now + self._settings.directory_cache)
+        self._keys[key] = keys
         return keys
 
     async def send(self, route: Route, subject: CanarySubject) -> Sent:
         """Encrypt and submit the canary; ``Sent.upstream_id`` is KS's report id."""
-        bydel = await self.bydel(route)
-        subject = dataclasses.replace(subject, bydelsnummer=bydel.number, bydelsnavn=bydel.name)
-        keys = await self.keys(route.kommunenummer, bydel.number)
-        report = json.dumps(portal_report(subject, self._settings.api_version), ensure_ascii=False).encode()
+        office = await self.bydel(route)
+        version = self.version_for(route, office)
+        subject = dataclasses.replace(
+            subject, bydelsnummer=office.number, bydelsnavn=office.name, time_zone=self._settings.time_zone
+        )
+        keys = await self.keys(route.kommunenummer, office.number, version)
+        report = json.dumps(portal_report(subject, version), ensure_ascii=False).encode()
         pdf = render_pdf(subject)
         encrypted_pdf = cms.encrypt(pdf, keys.print_certificate)
-        container = build_asice({"bekymringsmelding.json": report, "bekymringsmelding.pdf": pdf})
+        container = build_asice(
+            {"bekymringsmelding.json": report, "bekymringsmelding.pdf": pdf}, self._signer
+        )
         encrypted_asice = cms.encrypt(container, keys.fiks_io_certificate)
         if len(encrypted_pdf) + len(encrypted_asice) > self._settings.max_payload_bytes:
             raise UpstreamError(self.channel.value, Reason.HTTP_4XX, "payload over KS's 5 MB limit")
-        version = self._settings.api_version
         answer = await self._upstream.json(
             "POST",
             f"{self._base}/api/{version}/mottak/fagsystem/{self._settings.fiks_org_id}/"
-            f"{route.kommunenummer}/{bydel.number}/offentlig",
+            f"{route.kommunenummer}/{office.number}/offentlig",
             backoff_key=route.kommunenummer,
             token=self._token,
             headers=self._headers(),
@@ -165,81 +176,43 @@ class PortalChannel:
         report_id = answer.get("uuid") if isinstance(answer, dict) else None
         if not isinstance(report_id, str) or not report_id:
             raise InvalidResponseError(self.channel.value, "POST answer has no uuid")
-        return Sent(report_id, self._clock.now())
+        return Sent(report_id, self._clock.now(), api_version=version)
 
-    async def check(self, route: Route, upstream_id: str) -> Observation:
-        """The report's status history mapped onto hops."""
+    async def check(self, route: Route, upstream_id: str, api_version: str | None = None) -> Observation:
+        """The report's status history mapped onto hops, asked in the version the report was sent in."""
+        version = api_version or DIRECTORY_VERSION
         answer = await self._get_json(
-            f"api/{self._settings.api_version}/mottak/fagsystem/{self._settings.fiks_org_id}/"
-            f"bekymringsmelding/{upstream_id}/status",
+            f"api/{version}/mottak/fagsystem/{self._settings.fiks_org_id}/bekymringsmelding/{upstream_id}/status",
             route.kommunenummer,
         )
-        return parse_status_history(answer)
+        return parse_status_history(answer, self._settings.time_zone)
 
     async def find(self, route: Route, canary_id: str) -> str | None:
         """KS chooses report ids, and its API cannot search by content: a lost answer cannot be found."""
         return None
 
 
-def parse_status_history(answer: Any) -> Observation:
+def parse_status_history(answer: Any, time_zone: str = NORWAY) -> Observation:
     """Map ``[{bekymringsmeldingId, tidspunkt, tilstand, beskrivelse}]`` onto hops.
 
+    ``tidspunkt`` is a local date-time without zone in ``time_zone`` (an explicit offset is honoured).
     Unknown ``tilstand`` values are tolerated (KS may add states) and kept as the last status; a later
-    hop implies the earlier ones (a ``LEVERT`` report was forwarded, even if that entry is missing).
+    hop implies the earlier ones (a ``LEVERT`` report was forwarded, even if that entry is missing); the
+    ``beskrivelse`` of the first failure (the fagsystem's reason, as KS passes it on) is kept as detail.
     """
     if not isinstance(answer, list):
         raise InvalidResponseError(Channel.PORTAL.value, "status answer is not a list")
-    events: list[tuple[float, str]] = []
+    events: list[StatusEvent] = []
     for entry in answer:
         if not isinstance(entry, dict) or not isinstance(entry.get("tilstand"), str):
             raise InvalidResponseError(Channel.PORTAL.value, "status entry without tilstand")
+        when = entry.get("tidspunkt")
+        description = entry.get("beskrivelse")
         try:
-            events.append((parse_local_time(entry.get("tidspunkt")), entry["tilstand"]))
+            at = parse_local_text(when, time_zone) if isinstance(when, str) else None
         except ValueError:
-            raise InvalidResponseError(
-                Channel.PORTAL.value, "status entry with a malformed tidspunkt"
-            ) from None
-    return observation_from_events(
-        events, HOP_OF_STATUS, FAILURE_STATUSES, (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED)
-    )
-
-
-def _parse_bydeler(answer: Any) -> list[Bydel]:
-    if not isinstance(answer, list):
-        raise InvalidResponseError(Channel.PORTAL.value, "bydeler answer is not a list")
-    bydeler = []
-    for entry in answer:
-        if not isinstance(entry, dict):
-            raise InvalidResponseError(Channel.PORTAL.value, "bydel entry is not an object")
-        number, name, default = (
-            entry.get("bydelsnummer"),
-            entry.get("bydelsnavn"),
-            entry.get("standardMottaker"),
-        )
-        if not isinstance(number, str) or not isinstance(name, str) or not isinstance(default, bool):
-            raise InvalidResponseError(
-                Channel.PORTAL.value, "bydel entry lacks bydelsnummer/bydelsnavn/standardMottaker"
-            )
-        bydeler.append(Bydel(number, name, default))
-    return bydeler
-
-
-def _parse_keys(answer: Any, cache_until: float) -> ReceiverKeys:
-    if not isinstance(answer, dict):
-        raise InvalidResponseError(Channel.PORTAL.value, "krypteringsnokler answer is not an object")
-    certificates = []
-    use_until = cache_until
-    for field in ("printOffentligNokkel", "fiksIOOffentligNokkel"):
-        key = answer.get(field)
-        if not isinstance(key, dict) or not isinstance(key.get("nokkel"), str):
-            raise InvalidResponseError(Channel.PORTAL.value, f"krypteringsnokler lacks {field}.nokkel")
-        try:
-            certificate = x509.load_pem_x509_certificate(key["nokkel"].encode())
-        except ValueError:
-            raise InvalidResponseError(
-                Channel.PORTAL.value, f"{field}.nokkel is not a PEM certificate"
-            ) from None
-        # Never cache a certificate past its own expiry (``validTo`` says the same in local time).
-        use_until = min(use_until, certificate.not_valid_after_utc.timestamp())
-        certificates.append(certificate)
-    return ReceiverKeys(certificates[0], certificates[1], use_until)
+            at = None
+        if at is None:
+            raise InvalidResponseError(Channel.PORTAL.value, "status entry with a malformed tidspunkt")
+        events.append(StatusEvent(at, entry["tilstand"], description if isinstance(description, str) else ""))
+    return observation_from_events(events, HOP_OF_STATUS, FAILURE_STATUSES, HOP_ORDER)

@@ -7,10 +7,13 @@ sorted by file and line so the output reads alongside the files. Exit 0 when val
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
+
+from cryptography import x509
 
 from probe.cli.common import add_config_argument
 from probe.config.loader import KanariConfig, check_config
@@ -54,6 +57,9 @@ def command_check(arguments: argparse.Namespace) -> int:
         print(f"warning: {warning}")
     if result.config is not None and not arguments.quiet:
         print(coverage(result.config, every_missing=arguments.missing))
+        if not arguments.skip_secrets:
+            for line in certificate_expiries(result.config):
+                print(line)
     if result.errors:
         print(f"{arguments.config}: not valid ({len(result.errors)} problem(s) above)")
         return EXIT_INVALID
@@ -104,6 +110,32 @@ def coverage(config: KanariConfig, *, every_missing: bool = False) -> str:
         lines.append(f"          not onboarded: {shown}{more}")
     lines.append(f"  {'either':<7} {len(anywhere):>4}/{total} onboarded on at least one channel")
     return "\n".join(lines)
+
+
+def certificate_expiries(config: KanariConfig) -> list[str]:
+    """When each configured certificate chain's first certificate expires, for the renewal calendar."""
+    settings = config.settings
+    chains = {
+        "business_certificate.certificate_chain_file": (
+            settings.business_certificate.certificate_chain_file if settings.business_certificate else None
+        ),
+        "maskinporten.certificate_chain_file": settings.maskinporten.certificate_chain_file,
+    }
+    lines = []
+    now = dt.datetime.now(dt.UTC)
+    for field, path in chains.items():
+        if path is None:
+            continue
+        try:
+            leaf = x509.load_pem_x509_certificates(config.path(path).read_bytes())[0]
+        except (OSError, ValueError, IndexError):
+            continue  # reported among the problems above
+        expires = leaf.not_valid_after_utc
+        lines.append(
+            f"{field}: {leaf.subject.rfc4514_string()} valid until {expires:%Y-%m-%d} "
+            f"({(expires - now).days} days)"
+        )
+    return lines
 
 
 def _by_county(missing: list[Municipality]) -> list[str]:

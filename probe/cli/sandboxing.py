@@ -154,6 +154,10 @@ def demo_overrides(manifest: Manifest, ledger: str) -> dict[str, Any]:
             "key_file": str(manifest.maskinporten.key_file),
             "key_id": manifest.maskinporten.key_id,
         },
+        "business_certificate": {
+            "certificate_chain_file": str(manifest.maskinporten.certificate_chain_file),
+            "key_file": str(manifest.maskinporten.key_file),
+        },
         "channels": {
             "portal": {
                 "base_url": manifest.portal.base_url,
@@ -161,7 +165,11 @@ def demo_overrides(manifest: Manifest, ledger: str) -> dict[str, Any]:
                 "integrasjon_id": manifest.portal.integrasjon_id,
                 "integrasjon_passord": {"file": str(manifest.portal.integrasjon_passord_file)},
             },
-            "altinn": {"base_url": manifest.altinn.base_url, "resource_id": manifest.altinn.resource_id},
+            "altinn": {
+                "base_url": manifest.altinn.base_url,
+                "resource_id": manifest.altinn.resource_id,
+                "ordinary_resource_id": manifest.altinn.ordinary_resource_id,
+            },
         },
     }
     if manifest.ca_file is not None:

@@ -44,16 +44,19 @@ def render_status(
     *,
     only_problems: bool = False,
 ) -> str:
-    """The table: route, municipality, vendor, last verdict, blamed hop/owner, latency, when."""
+    """The table: route, municipality, vendor, version, last verdict, blamed hop/owner, latency, when, and
+    what the upstreams said about a verdict other than delivered."""
     header = (
         "ROUTE",
         "MUNICIPALITY",
         "VENDOR",
+        "VERSION",
         "LAST VERDICT",
         "BLAMED",
         "LATENCY",
         "SENT (UTC)",
         "IN FLIGHT",
+        "DETAIL",
     )
     rows = [header]
     for route in sorted(config.routes, key=lambda r: (r.kommunenummer, r.channel.value)):
@@ -62,8 +65,11 @@ def render_status(
         in_flight = sum(1 for r in records if r.verdict is None)
         if only_problems and resolved is not None and resolved.verdict is Verdict.DELIVERED:
             continue
-        verdict, blamed, latency, sent = "-", "-", "-", "-"
+        verdict, blamed, latency, sent, detail = "-", "-", "-", "-", ""
+        version = next((r.api_version for r in records if r.api_version), None) or "-"
         if resolved is not None and resolved.verdict is not None:
+            if resolved.verdict is not Verdict.DELIVERED:
+                detail = resolved.diagnostics or ""
             verdict = resolved.verdict.value
             if resolved.blamed_hop is not None:
                 owner = resolved.blamed_owner.value if resolved.blamed_owner else "?"
@@ -77,11 +83,13 @@ def render_status(
                 route.name,
                 route.municipality_name,
                 route.vendor,
+                version,
                 verdict,
                 blamed,
                 latency,
                 sent,
                 str(in_flight),
+                detail,
             )
         )
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]

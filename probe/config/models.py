@@ -10,6 +10,7 @@ variable).
 from __future__ import annotations
 
 import re
+import zoneinfo
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -74,15 +75,43 @@ class PreviousKey(Strict):
     public_key_file: Path
 
 
+# The marker travels as an Altinn ``propertyList`` value, which Altinn caps at 300 characters. The marker
+# is 95 characters plus the base64url of a 97-character payload and the key id, so a key id of up to 56
+# characters fits; 48 keeps a margin (a 48-character key id gives a 289-character marker).
+MAX_KEY_ID_LENGTH = 48
+
+
 class SigningSettings(Strict):
     """The Ed25519 key that signs canary markers, and earlier public keys still published for rotation."""
 
     key_file: Path
-    key_id: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    key_id: str = Field(pattern=r"^[A-Za-z0-9._-]+$")
     previous_public_keys: list[PreviousKey] = []
     # A read-back answer carrying a marker older than this is not accepted as one of ours: replaying an
     # old marker onto a real report must not make it look like a canary.
     max_age: Duration = 7 * 86400
+
+    @field_validator("key_id")
+    @classmethod
+    def _marker_fits_altinn(cls, value: str) -> str:
+        if len(value) > MAX_KEY_ID_LENGTH:
+            raise ValueError(
+                f"a key id of {len(value)} characters would make the marker longer than the 300 characters "
+                f"Altinn allows in a propertyList value; use at most {MAX_KEY_ID_LENGTH} characters"
+            )
+        return value
+
+
+class BusinessCertificateSettings(Strict):
+    """The operator's business certificate (virksomhetssertifikat): the chain, leaf first, and its RSA key.
+
+    KS's producer client signs the ASiC-E container with it (a detached CAdES signature over the
+    manifest, certificate embedded), and receiving systems refuse an unsigned container. It is the same
+    certificate Maskinporten accepts in an ``x5c`` header, so ``maskinporten.certificate_chain_file`` and
+    ``maskinporten.key_file`` may name the same files."""
+
+    certificate_chain_file: Path
+    key_file: Path
 
 
 class MaskinportenSettings(Strict):
@@ -125,10 +154,28 @@ class ChannelSettings(Strict):
     timeout: Duration = 10
 
 
+ApiVersionChoice = Literal["auto", "v1", "v2"]
+"""A portal route's report version: ``auto`` sends each office the newest version both Kanari and the
+office (its ``stottetVersjon``) support; ``v1``/``v2`` pins one."""
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as Europe/Oslo") from None
+    return value
+
+
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
+
+
 class PortalSettings(ChannelSettings):
     """The KS Fiks bekymringsmelding producer API (DESIGN 3.2)."""
 
-    api_version: Literal["v1", "v2"] = "v2"
+    api_version: ApiVersionChoice = "auto"
+    # KS writes report and status times as local date-times without zone (Java LocalDateTime).
+    time_zone: TimeZoneName = "Europe/Oslo"
     fiks_org_id: str = Field(pattern=r"^[0-9a-fA-F-]{36}$")
     integrasjon_id: str = Field(min_length=1)
     integrasjon_passord: SecretSource
@@ -147,6 +194,12 @@ class AltinnSettings(ChannelSettings):
     scopes: list[str] = ["altinn:serviceowner", "altinn:correspondence.write"]
     deadline: Duration = 3600
     final_hop: Hop | None = Hop.FETCHED
+    # The police reports that went unopened for two years were confidential mail, visible only to holders
+    # of a role nobody had: the canary travels the same way unless a route says otherwise.
+    confidential: bool = True
+    # Altinn refuses ordinary mail on a resource for confidential mail (error 1060) and confidential mail
+    # on one that is not (1061): routes with ``confidential: false`` are sent on this resource instead.
+    ordinary_resource_id: str | None = Field(default=None, min_length=1)
 
 
 class ChannelsSettings(Strict):
@@ -308,6 +361,7 @@ class ProbeSettings(BaseSettings):
     municipalities_dir: Path = Path("municipalities")
     signing: SigningSettings
     maskinporten: MaskinportenSettings
+    business_certificate: BusinessCertificateSettings | None = None
     channels: ChannelsSettings
     readback: ReadbackSettings = ReadbackSettings()
     http: HttpSettings = HttpSettings()
@@ -372,6 +426,23 @@ class VendorsFile(Strict):
     vendors: list[Vendor]
 
 
+def _organisasjonsnummer(value: str) -> str:
+    """Enhetsregisteret's check digit: weights 3 2 7 6 5 4 3 2 over the first eight digits, modulo 11."""
+    if len(value) != 9 or not value.isdigit():
+        raise ValueError("must be nine digits")
+    remainder = (
+        sum(int(digit) * weight for digit, weight in zip(value[:8], (3, 2, 7, 6, 5, 4, 3, 2), strict=True))
+        % 11
+    )
+    check = 0 if remainder == 0 else 11 - remainder
+    if check == 10 or check != int(value[8]):
+        raise ValueError("is not an organisation number (its check digit is wrong)")
+    return value
+
+
+Organisasjonsnummer = Annotated[str, AfterValidator(_organisasjonsnummer)]
+
+
 class MunicipalityChannel(Strict):
     """Per-municipality overrides of one channel's settings."""
 
@@ -381,6 +452,14 @@ class MunicipalityChannel(Strict):
     poll_interval: Duration | None = None
     final_hop: Hop | None = None
     bydel: str | None = Field(default=None, pattern=r"^\d{2}$")
+    # Portal: pin the report version instead of negotiating it from the office's stottetVersjon.
+    api_version: ApiVersionChoice | None = None
+    # Altinn: send this route's canary as ordinary (not confidential) mail.
+    confidential: bool | None = None
+    # Altinn: the organisation that receives the canary, when it is not the municipality's own number.
+    # TT02 (Altinn's test environment) holds mainly synthetic organisations, so a municipality's test
+    # recipient is often another number than the one in Enhetsregisteret.
+    recipient_organisasjonsnummer: Organisasjonsnummer | None = None
 
 
 class Contact(Strict):

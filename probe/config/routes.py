@@ -22,6 +22,10 @@ class Route:
     deadline: float
     poll_interval: float
     final_hop: Hop
+    # Portal: ``auto`` (negotiated from the office's stottetVersjon), ``v1`` or ``v2``.
+    api_version: str = "auto"
+    # Altinn: whether the canary is sent as confidential mail (``isConfidential``), as it is by default.
+    confidential: bool = True
 
     @property
     def key(self) -> tuple[Channel, str]:

@@ -78,6 +78,8 @@ class Engine:
         now = self.clock.now()
         self.metrics.set_routes(self.routes)
         self.metrics.restore(self.ledger.counts())
+        for key, api_version in self.ledger.latest_versions().items():
+            self.metrics.set_route_version(key, api_version)
         for record in self.ledger.newest_delivered():
             arrived = delivered_at(record)
             self.metrics.set_last_delivery(

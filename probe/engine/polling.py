@@ -19,6 +19,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
+from probe import diagnostics
 from probe.canary.marker import MarkerVerifier
 from probe.channels.base import ChannelAdapter, Observation
 from probe.config.routes import Route
@@ -35,6 +36,10 @@ log = logging.getLogger("kanari.poll")
 
 # Clock skew between Kanari and a vendor must not hide a registration: ask for a little more.
 SINCE_MARGIN = 120.0
+# Upstream clocks run a little apart from Kanari's: a hop stamped up to this much before the send is the
+# send's own instant; earlier than that, the upstream's time cannot be read right (a wrong time zone, a
+# clock hours off) and is counted as a reading error instead of becoming a near-zero latency.
+CLOCK_SKEW_TOLERANCE = 5.0
 # Canaries already judged lost or unknown are only watched for a late arrival; four polls' pace (at
 # least a minute) is plenty for that and keeps the watch cheap during an outage.
 WATCH_FACTOR = 4
@@ -103,7 +108,7 @@ class Poller:
                 groups.setdefault((record.vendor, record.municipality), []).append(record)
             if self._next_check.get(record.id, 0.0) > now:
                 continue
-            check = self._check_for(record)
+            check = self._check_for(record, now)
             if check is not None:
                 self._next_check[record.id] = self._following(record, now)
                 self._start(record.id, check)
@@ -140,7 +145,7 @@ class Poller:
             return min(now + interval, record.deadline_at)
         return now + interval
 
-    def _check_for(self, record: CanaryRecord) -> Callable[[], Awaitable[Result]] | None:
+    def _check_for(self, record: CanaryRecord, now: float) -> Callable[[], Awaitable[Result]] | None:
         route = self._routes.get(record.route_key)
         adapter = self._adapters.get(record.channel)
         if route is None or adapter is None or not self._watching(record):
@@ -153,7 +158,7 @@ class Poller:
         if all(hop in record.hops for hop in status_hops):
             return None
         upstream_id = record.upstream_id
-        return lambda: self._status(adapter, route, record, upstream_id)
+        return lambda: self._status(adapter, route, record, upstream_id, now)
 
     def _watching(self, record: CanaryRecord) -> bool:
         if record.verdict is None:
@@ -193,19 +198,19 @@ class Poller:
         task.add_done_callback(self._tasks.discard)
 
     async def _status(
-        self, adapter: ChannelAdapter, route: Route, record: CanaryRecord, upstream_id: str
+        self, adapter: ChannelAdapter, route: Route, record: CanaryRecord, upstream_id: str, asked_at: float
     ) -> Result:
         try:
-            observation = await adapter.check(route, upstream_id)
+            observation = await adapter.check(route, upstream_id, record.api_version)
         except UpstreamError as error:
-            return self._check_failed(record.channel, record.channel.value, error)
-        return lambda now: self._observed(record, observation, now)
+            return self._check_failed(record.channel, record.channel.value, error, record)
+        return lambda now: self._observed(record, observation, now, asked_at)
 
     async def _lookup(self, adapter: ChannelAdapter, route: Route, record: CanaryRecord) -> Result:
         try:
             found = await adapter.find(route, record.id)
         except UpstreamError as error:
-            return self._check_failed(record.channel, record.channel.value, error)
+            return self._check_failed(record.channel, record.channel.value, error, record)
 
         def apply(now: float) -> None:
             with self._book.changing(record):
@@ -236,29 +241,41 @@ class Poller:
                 return self._check_failed(records[0].channel, "readback", error)
             finally:
                 self._readback_busy.discard(key)
-            return lambda applied_at: self._registered(key, records, registrations, applied_at)
+            return lambda applied_at: self._registered(key, records, registrations, applied_at, now)
 
         self._start(f"readback:{key[0]}:{key[1]}", check)
 
-    def _check_failed(self, channel: Channel, target: str, error: UpstreamError) -> Result:
+    def _check_failed(
+        self, channel: Channel, target: str, error: UpstreamError, record: CanaryRecord | None = None
+    ) -> Result:
         def apply(now: float) -> None:
             self._metrics.check_failures.labels(channel.value, target, error.reason.value).inc()
+            if record is not None and error.detail and record.id in self._book.records:
+                with self._book.changing(record):
+                    record.diagnostics = diagnostics.join([record.diagnostics, error.detail])
 
         log.info("check failed: target=%s channel=%s reason=%s", target, channel.value, error.reason.value)
         return apply
 
     # ---- applying results -----------------------------------------------------------------------
 
-    def _observed(self, record: CanaryRecord, observation: Observation, now: float) -> None:
+    def _observed(self, record: CanaryRecord, observation: Observation, now: float, asked_at: float) -> None:
         with self._book.changing(record):
             record.status_ok_at = now
             record.last_status = observation.last_status or record.last_status
-            self._reach(record, observation.reached, now)
+            if observation.detail:
+                record.diagnostics = diagnostics.join([record.diagnostics, observation.detail])
+            self._reach(record, observation.reached, now, asked_at)
             if observation.failed_status is not None and record.verdict is None:
                 apply_decision(record, failed(record), now)
 
     def _registered(
-        self, key: tuple[str, str], records: list[CanaryRecord], registrations: list[Registration], now: float
+        self,
+        key: tuple[str, str],
+        records: list[CanaryRecord],
+        registrations: list[Registration],
+        now: float,
+        asked_at: float,
     ) -> None:
         by_id = {record.id: record for record in self._book.records.values() if record.municipality == key[1]}
         seen: dict[str, int] = {}
@@ -273,7 +290,7 @@ class Poller:
                 continue
             seen[record.id] = seen.get(record.id, 0) + 1
             with self._book.changing(record):
-                self._reach(record, {Hop.REGISTERED: registration.registered_at}, now)
+                self._reach(record, {Hop.REGISTERED: registration.registered_at}, now, asked_at)
                 if seen[record.id] > 1:
                     record.duplicate = True
         for record in records:
@@ -292,12 +309,27 @@ class Poller:
             return "the marker names another canary"
         return None
 
-    def _reach(self, record: CanaryRecord, reached: Mapping[Hop, float], now: float) -> None:
+    def _reach(self, record: CanaryRecord, reached: Mapping[Hop, float], now: float, asked_at: float) -> None:
+        """Record newly reached hops. A time before the send (beyond clock skew) cannot be right: it is
+        counted as a reading error and the hop takes the time the check was asked (it was reached by
+        then, which is never after a deadline the check was landed on), or the time of a later hop if
+        that came sooner, so the hops keep their order."""
+        order = hops_of(record.channel)
+        readable = {
+            hop: when for hop, when in reached.items() if when >= record.created_at - CLOCK_SKEW_TOLERANCE
+        }
         for hop, when in reached.items():
-            if hop in record.hops or hop not in hops_of(record.channel):
+            if hop in record.hops or hop not in order:
                 continue
+            stamped = when
+            if hop not in readable:
+                self._book.after_commit(
+                    functools.partial(self._metrics.hop_time_reading_error, record.channel, hop)
+                )
+                later = order[order.index(hop) + 1 :]
+                stamped = min([asked_at, *(t for h, t in {**readable, **record.hops}.items() if h in later)])
             # Upstream clocks are not ours: keep the time between sending and now.
-            at = min(max(when, record.created_at), now)
+            at = min(max(stamped, record.created_at), now)
             record.hops[hop] = at
             self._book.after_commit(functools.partial(self._metrics.hop_reached, record, hop, at))
 
@@ -363,7 +395,7 @@ class Poller:
         try:
             await client.delete(record.municipality, record.id)
         except UpstreamError as error:
-            return self._check_failed(record.channel, "readback", error)
+            return self._check_failed(record.channel, "readback", error, record)
 
         def apply(now: float) -> None:
             with self._book.changing(record):

@@ -21,6 +21,7 @@ import functools
 import logging
 from collections.abc import Mapping
 
+from probe import diagnostics
 from probe.canary.content import CanarySubject
 from probe.channels.base import ChannelAdapter, Sent
 from probe.config.routes import Route
@@ -47,7 +48,8 @@ def send_failure_decision(channel: Channel, reason: Reason) -> Decision:
 
 
 def apply_decision(record: CanaryRecord, decision: Decision, now: float) -> None:
-    """Record a verdict on ``record`` (call inside :meth:`Book.changing`)."""
+    """Record a verdict on ``record`` (call inside :meth:`Book.changing`); a verdict other than
+    delivered gets one log line with the blamed hop, its owner and what the upstreams said."""
     record.state = "resolved"
     record.verdict = decision.verdict
     record.verdict_at = now
@@ -55,6 +57,14 @@ def apply_decision(record: CanaryRecord, decision: Decision, now: float) -> None
     record.blamed_owner = decision.blamed_owner
     if decision.late and record.late_at is None:
         record.late_at = now
+    if decision.verdict is not Verdict.DELIVERED:
+        log.warning(
+            "verdict %s: route=%s/%s canary=%s hop=%s owner=%s upstream_id=%s detail=%s",
+            decision.verdict.value, record.channel.value, record.municipality, record.id,
+            decision.blamed_hop.value if decision.blamed_hop else "-",
+            decision.blamed_owner.value if decision.blamed_owner else "-",
+            record.upstream_id or "-", record.diagnostics or "-",
+        )  # fmt: skip
 
 
 class Sender:
@@ -126,6 +136,12 @@ class Sender:
                 if isinstance(answer, Sent):
                     record.state = "in_flight"
                     record.upstream_id = answer.upstream_id
+                    record.api_version = answer.api_version
+                    self._book.after_commit(
+                        functools.partial(
+                            self._metrics.set_route_version, record.route_key, answer.api_version
+                        )
+                    )
                     accepted_at = min(max(answer.accepted_at, record.created_at), now)
                     record.hops[Hop.ACCEPTED] = accepted_at
                     self._book.after_commit(
@@ -137,9 +153,11 @@ class Sender:
 
     def _failed(self, record: CanaryRecord, error: UpstreamError, now: float) -> None:
         record.failure_reason = error.reason.value
+        record.diagnostics = diagnostics.join([record.diagnostics, error.detail])
         log.warning(
-            "send failed: route=%s/%s canary=%s reason=%s maybe_processed=%s",
+            "send failed: route=%s/%s canary=%s reason=%s maybe_processed=%s detail=%s",
             record.channel.value, record.municipality, record.id, error.reason.value, error.maybe_processed,
+            error.detail or "-",
         )  # fmt: skip
         if error.maybe_processed:
             record.state = "in_flight"

@@ -11,9 +11,11 @@ Public surface:
 * :func:`probe.sandbox.delays.worst_case_latencies` (to choose deadlines)
 * :func:`probe.sandbox.manifest.load_manifest` (``sandbox.json`` in the state dir)
 
-Modules, one concept each: ``settings``, ``assignment``, ``delays``, ``faults``, ``certs``,
-``credentials``, ``tokens`` (Maskinporten), ``schemas`` (KS's JSON schemas), ``multipart``, ``answers``
-(error styles), ``fagsystem`` (vendor systems and stores), ``ks`` and ``fiks`` (KS's model and API),
+Modules, one concept each: ``errors`` (the sandbox's exception tree), ``settings``, ``assignment``,
+``delays``, ``faults``, ``certs``, ``credentials``, ``tokens`` (Maskinporten), ``schemas`` (KS's JSON
+schemas), ``multipart``, ``answers`` (error styles), ``envelope`` (opening CMS EnvelopedData, independent
+of the probe's encryption), ``container`` (reading signed ASiC-E as Difi's and KS's readers do),
+``fagsystem`` (vendor systems and stores), ``ks`` and ``fiks`` (KS's model and API),
 ``correspondence`` and ``altinn`` (Altinn's model and API), ``readback``, ``world``, ``manifest``, ``app``,
 ``server``.
 """

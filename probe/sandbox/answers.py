@@ -2,9 +2,15 @@
 
 * KS's APIs are Spring Boot services behind KS's gateway: ``{timestamp, status, error, errorId, path,
   originalPath, message}``.
-* Altinn Correspondence answers RFC 7807 problem details with Altinn's extensions: ``code``
-  (``CORR-01033``), ``errorCode`` (1033) and ``traceId``; model validation failures carry ``errors``.
-  Authentication failures (JwtBearer) are a bare 401, authorisation failures a bare 403.
+* Altinn Correspondence answers two kinds of problem details (``ProblemDetailsHelper.cs``, with the
+  ``Altinn.Authorization.ProblemDetails`` extensions). Coded errors of ``Errors.cs``:
+  ``{type, title, status, detail, code: "CORR-0NNNN", traceId, statusDescription, errorCode: NNNN}``
+  (``errorCode`` a JSON number). Model validation failures (the request model's attributes, and JSON
+  that does not deserialize): ``{type, title: "Bad Request", status: 400, code: "STD-00000", traceId,
+  statusDescription, validationErrors: [{code: "CORR.VLD-00000", title, paths}], errors: {key: [...]}}``
+  with neither ``detail`` nor ``errorCode``. Both are served as ``application/json``: the controller's
+  ``[Produces("application/json")]`` overrides ASP.NET's ``application/problem+json``. Authentication
+  failures (JwtBearer) are a bare 401, authorisation (scope policy) failures a bare 403.
 * The read-back API (defined by Kanari, ``docs/readback-openapi.yaml``) answers RFC 7807 problem details.
 """
 
@@ -62,29 +68,39 @@ def _trace_id() -> str:
 
 
 def altinn_problem(status: int, code: int, detail: str) -> JSONResponse:
-    """An Altinn Correspondence error (one of ``Errors.cs``) as problem details."""
+    """An Altinn Correspondence error (one of ``Errors.cs``) as Altinn serialises it."""
     body = {
         "type": f"https://tools.ietf.org/html/rfc9110#section-{_RFC9110.get(status, '15.5.1')}",
         "title": _phrase(status),
         "status": status,
         "detail": detail,
+        # ErrorCode formats the number with five digits under the descriptor's domain.
         "code": f"CORR-{code:05d}",
-        "errorCode": code,
         "traceId": _trace_id(),
+        "statusDescription": _phrase(status),
+        "errorCode": code,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status)
 
 
 def altinn_validation(errors: Mapping[str, list[str]]) -> JSONResponse:
-    """ASP.NET model validation failure (400) with the field errors."""
+    """ASP.NET model validation failure (400) as Altinn serialises it: one ``validationErrors`` item per
+    message (its path the ModelState key with ``/`` for ``.``) and the old ``errors`` dictionary."""
     body = {
         "type": "https://tools.ietf.org/html/rfc9110#section-15.5.1",
-        "title": "One or more validation errors occurred.",
+        "title": "Bad Request",
         "status": 400,
-        "errors": dict(errors),
+        "code": "STD-00000",
         "traceId": _trace_id(),
+        "statusDescription": "Bad Request",
+        "validationErrors": [
+            {"code": "CORR.VLD-00000", "title": message, "paths": [key.replace(".", "/")]}
+            for key, messages in errors.items()
+            for message in messages
+        ],
+        "errors": {key: list(messages) for key, messages in errors.items()},
     }
-    return JSONResponse(body, status_code=400, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=400)
 
 
 def bare(status: int, challenge: str | None = None) -> Response:

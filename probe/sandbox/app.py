@@ -7,6 +7,7 @@
                                                 Altinn 3 (DESIGN 3.3), :mod:`.altinn`
 ``/vendors/{vendor}/kanari/v1/...``             the vendors' read-back APIs (DESIGN 3.4), :mod:`.readback`
 ``/admin/faults``                               fault switches, :mod:`.faults`
+``/admin/deviations``                           what was accepted against KS's contract, by kind
 ``/healthz``                                    liveness
 ==============================================  ==================================================
 
@@ -22,11 +23,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from probe.sandbox.altinn import altinn_routes
+from probe.sandbox.fagsystem import DEVIATION_CMS_PKCS1V15
 from probe.sandbox.faults import admin_routes
-from probe.sandbox.fiks import fiks_routes
+from probe.sandbox.fiks import DEVIATION_PRINT_CMS_PKCS1V15, fiks_routes
 from probe.sandbox.readback import readback_routes
 from probe.sandbox.tokens import maskinporten_routes
 from probe.sandbox.world import World
+
+# Every kind of deviation the world counts, listed (with 0) even before the first one happens.
+DEVIATION_KINDS = (DEVIATION_CMS_PKCS1V15, DEVIATION_PRINT_CMS_PKCS1V15)
 
 
 def create_app(world: World) -> Starlette:
@@ -34,6 +39,11 @@ def create_app(world: World) -> Starlette:
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+    async def deviations(request: Request) -> Response:
+        """``GET /admin/deviations``: how often each deviation from KS's contract was accepted."""
+        counts = dict.fromkeys(DEVIATION_KINDS, 0) | dict(world.deviations)
+        return JSONResponse(counts)
 
     async def index(request: Request) -> Response:
         urls = world.urls
@@ -46,6 +56,7 @@ def create_app(world: World) -> Starlette:
                     vendor: urls.readback(vendor) for vendor, spec in world.vendors.items() if spec.readback
                 },
                 "admin": urls.admin,
+                "deviations": urls.deviations,
             }
         )
 
@@ -57,6 +68,7 @@ def create_app(world: World) -> Starlette:
         *altinn_routes(world),
         *readback_routes(world),
         *admin_routes(world.faults),
+        Route("/admin/deviations", deviations, methods=["GET"]),
     ]
     app = Starlette(routes=routes)
     app.state.world = world

@@ -14,6 +14,14 @@ Rules:
   from the SHA-256 of its kommunenummer with the weights in :data:`VENDOR_WEIGHTS`.
 * About a quarter of the municipalities whose vendor has a read-back API import Altinn mail into their
   fagsystem (chosen from another slice of the same hash).
+* Every office has a supported report version, KS's ``stottetVersjon`` (:func:`stottet_versjon_value`
+  gives its wire form). Most support 2 (and so 1 as well). A deterministic minority supports only 1, as
+  a fagsystem not yet upgraded would: :data:`LEGACY_VERSION_PERCENT` percent of the single-office
+  municipalities, chosen from a third slice of the hash (52 of the 353 today), plus two named city
+  offices, Oslo's Sagene (``03``, the office the demo addresses by name) and Trondheim's Heimdal
+  (``04``), so that a municipality with offices of both versions exists. The cities' default receivers
+  support 2. A fagsystem refuses a report in a version its office does not support (``feilet``, then
+  KS's paper post).
 * Haram (1580, split from Ålesund in 2024) has no organisation number in the registry; it gets
   :func:`placeholder_orgnr`, ``999`` + kommunenummer + a filler digit + a valid check digit. That number
   is **not** Haram's and exists only in the sandbox (``orgnr_is_placeholder`` says so).
@@ -60,14 +68,34 @@ VENDOR_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("papirlos", 10),
 )
 IMPORTS_ALTINN_PERCENT = 25
+# The report versions of KS's bekymringsmelding API; an office supporting one supports every older one.
+NEWEST_VERSION = 2
+LEGACY_VERSION = 1
+LEGACY_VERSION_PERCENT = 15
+# City offices whose fagsystem supports only version 1, by (kommunenummer, bydelsnummer).
+_LEGACY_CITY_OFFICES = frozenset({("0301", "03"), ("5001", "04")})
 
 
 class Bydel(NamedTuple):
-    """One receiving office, as KS's ``bydeler`` answer lists it."""
+    """One receiving office, as KS's ``bydeler`` answer lists it; ``stottet_versjon`` is the newest
+    report version its fagsystem accepts."""
 
     bydelsnummer: str
     bydelsnavn: str
     standard_mottaker: bool
+    stottet_versjon: int = NEWEST_VERSION
+
+
+def stottet_versjon_value(bydel: Bydel) -> int:
+    """``stottetVersjon`` as KS's kommune-api v2 serves it. KS documents the field but not its type; the
+    sandbox assumes an integer (``2``), and this is the one place that says so. (The probe reads an
+    integer, a digit string or ``"v2"`` alike, :func:`probe.channels.ks_directory.supported_version`.)"""
+    return bydel.stottet_versjon
+
+
+def version_number(version: str) -> int:
+    """The number of an API or report version: ``"v2"`` is 2."""
+    return int(version.removeprefix("v"))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -88,10 +116,13 @@ class Assignment:
         return next(bydel for bydel in self.bydeler if bydel.standard_mottaker)
 
 
-def _offices(default: str, names: list[str]) -> tuple[Bydel, ...]:
-    return tuple(
-        Bydel(f"{number:02d}", name, f"{number:02d}" == default) for number, name in enumerate(names, 1)
-    )
+def _offices(kommunenummer: str, default: str, names: list[str]) -> tuple[Bydel, ...]:
+    offices = []
+    for index, name in enumerate(names, 1):
+        number = f"{index:02d}"
+        legacy = (kommunenummer, number) in _LEGACY_CITY_OFFICES
+        offices.append(Bydel(number, name, number == default, LEGACY_VERSION if legacy else NEWEST_VERSION))
+    return tuple(offices)
 
 
 # Oslo's fifteen bydeler (the real ones); the other cities' offices are plausible, not authoritative.
@@ -99,6 +130,7 @@ _CITIES: dict[str, tuple[str, tuple[Bydel, ...]]] = {
     "0301": (
         "fjordsys",
         _offices(
+            "0301",
             "01",
             [
                 "Gamle Oslo",
@@ -122,11 +154,16 @@ _CITIES: dict[str, tuple[str, tuple[Bydel, ...]]] = {
     "4601": (
         "nordlys",
         _offices(
-            "02", ["Arna", "Bergenhus", "Fana", "Fyllingsdalen", "Laksevåg", "Ytrebygda", "Årstad", "Åsane"]
+            "4601",
+            "02",
+            ["Arna", "Bergenhus", "Fana", "Fyllingsdalen", "Laksevåg", "Ytrebygda", "Årstad", "Åsane"],
         ),
     ),
-    "5001": ("vidde", _offices("01", ["Midtbyen", "Østbyen", "Lerkendal", "Heimdal"])),
-    "1103": ("kystdata", _offices("01", ["Eiganes og Tasta", "Hillevåg og Hinna", "Madla og Hundvåg"])),
+    "5001": ("vidde", _offices("5001", "01", ["Midtbyen", "Østbyen", "Lerkendal", "Heimdal"])),
+    "1103": (
+        "kystdata",
+        _offices("1103", "01", ["Eiganes og Tasta", "Hillevåg og Hinna", "Madla og Hundvåg"]),
+    ),
 }
 
 
@@ -162,7 +199,8 @@ def assign(municipality: Municipality) -> Assignment:
         vendor_id, bydeler = city
     else:
         vendor_id = _weighted_vendor(digest % 100)
-        bydeler = (Bydel("00", municipality.name, True),)
+        legacy = (digest >> 32) % 100 < LEGACY_VERSION_PERCENT
+        bydeler = (Bydel("00", municipality.name, True, LEGACY_VERSION if legacy else NEWEST_VERSION),)
     has_readback = VENDORS_BY_ID[vendor_id].readback is not None
     imports_altinn = has_readback and (digest >> 16) % 100 < IMPORTS_ALTINN_PERCENT
     placeholder = not municipality.orgnr

@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import ipaddress
-import zoneinfo
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -22,9 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from probe.clock import Clock, to_datetime
+from probe.clock import NORWAY, Clock, to_datetime, to_local_text
 
-OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 # Long-lived sandbox authorities and business/TLS certificates: the files are reused across restarts and
 # a FakeClock may sit anywhere in this window.
 LONG_NOT_BEFORE = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
@@ -201,8 +199,9 @@ def pem(certificate: x509.Certificate) -> str:
 
 
 def local_time(moment: dt.datetime) -> str:
-    """A Europe/Oslo local date-time without zone, as KS writes them (Java ``LocalDateTime``)."""
-    return moment.astimezone(OSLO).replace(tzinfo=None).isoformat(timespec="seconds")
+    """A Europe/Oslo local date-time without zone, to the second, as KS writes a key's ``validFrom`` and
+    ``validTo`` (Java ``LocalDateTime``)."""
+    return to_local_text(moment.timestamp(), NORWAY)
 
 
 def key_object(certificate: x509.Certificate) -> dict[str, str]:

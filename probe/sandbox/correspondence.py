@@ -4,17 +4,26 @@ municipalities reading their inbox.
 Like KS reports, a correspondence's timeline is drawn when it is created and worked out lazily, with
 faults evaluated at the instant each step was due:
 
-1. ``Initialized`` at creation, ``ReadyForPublish`` after a short delay.
-2. ``Published`` after the publish delay, or ``Failed`` under ``altinn.publish_failed`` at that instant.
+1. ``Initialized`` and ``ReadyForPublish`` at creation: Altinn records both at the send when there are
+   no attachments to wait for (``InitializeCorrespondenceHelper.cs``), so the send answers
+   ``ReadyForPublish``.
+2. ``Published`` after the publish delay, or ``Failed`` (with the reason in ``statusText``) under
+   ``altinn.publish_failed`` at that instant.
 3. The municipality fetches it at its first inbox poll at or after publication (``Fetched``): each
    municipality polls on its own deterministic schedule (:func:`probe.sandbox.delays.inbox_schedule`).
-   Under ``municipality.never_fetches`` the polls find nothing (nobody holds the role to see the
-   message); fetching resumes at the first poll after the fault is cleared.
+   Under ``municipality.never_fetches`` the polls find nothing; under
+   ``municipality.no_confidential_role`` they find ordinary mail but not confidential mail (nobody
+   holds the access package that shows it: the police failure). Fetching resumes at the first poll
+   after the fault is cleared.
 4. A person reads it after the read delay (``Read``); municipalities importing Altinn mail also register
    it in their vendor's fagsystem after the import delay (subject to the vendor faults).
 
-Recipient API calls (overview, content, markasread, confirm, purge) add their statuses at the moment they
-are made, as Altinn does.
+Recipient API calls (overview, details, content, markasread, confirm, purge) add their statuses at the
+moment they are made, as Altinn does (:mod:`probe.sandbox.altinn` decides who may).
+
+Like Altinn, the current ``status`` is the *highest* status recorded, never ``Fetched``
+(``CorrespondenceStatusExtensions.GetHighestStatus``), while ``statusHistory`` lists every entry,
+``Fetched`` rows included, in time order.
 """
 
 from __future__ import annotations
@@ -34,9 +43,15 @@ from probe.sandbox.fagsystem import Fagsystems, VendorBehaviour
 from probe.sandbox.faults import FaultName, FaultRegistry
 from probe.sandbox.settings import DelaySettings
 
+# Altinn adds ``Fetched`` from the overview at most once per 15 s per correspondence and party
+# (``GetCorrespondenceOverviewHandler.cs``: a HybridCache entry with a 15-second expiration).
+FETCH_DEBOUNCE = 15.0
+# ``confirm`` schedules the job that writes ``Confirmed`` 4 s later (``ConfirmCorrespondenceHandler.cs``).
+CONFIRM_DELAY = 4.0
+
 
 class Status(enum.StrEnum):
-    """Altinn's correspondence statuses (``CorrespondenceStatusExt``)."""
+    """Altinn's correspondence statuses (``CorrespondenceStatusExt``), in the enum's order."""
 
     INITIALIZED = "Initialized"
     READY_FOR_PUBLISH = "ReadyForPublish"
@@ -51,7 +66,15 @@ class Status(enum.StrEnum):
     RESERVED = "Reserved"
     FAILED = "Failed"
     ATTACHMENTS_DOWNLOADED = "AttachmentsDownloaded"
+    FORWARDED = "Forwarded"
 
+    @property
+    def rank(self) -> int:
+        """The enum value Altinn orders statuses by (``Initialized`` = 0 … ``Forwarded`` = 13)."""
+        return _RANK[self]
+
+
+_RANK = {status: index for index, status in enumerate(Status)}
 
 # The statuses in which a recipient can see a correspondence (Altinn's IsAvailableForRecipient).
 AVAILABLE_FOR_RECIPIENT = frozenset(
@@ -64,28 +87,28 @@ AVAILABLE_FOR_RECIPIENT = frozenset(
         Status.ARCHIVED,
         Status.RESERVED,
         Status.ATTACHMENTS_DOWNLOADED,
+        Status.FORWARDED,
     }
 )
-STATUS_TEXT = {
-    Status.INITIALIZED: "Initialized",
-    Status.READY_FOR_PUBLISH: "Ready for publish",
-    Status.PUBLISHED: "Published",
-    Status.FETCHED: "Fetched",
-    Status.READ: "Read",
-    Status.CONFIRMED: "Confirmed",
-    Status.PURGED_BY_RECIPIENT: "Purged by recipient",
-    Status.PURGED_BY_ALTINN: "Purged by Altinn",
-    Status.FAILED: "Failed",
+# The statuses a caller without recipient access sees in ``statusHistory`` (IsAvailableForSender).
+AVAILABLE_FOR_SENDER = frozenset(Status) - {
+    Status.ARCHIVED,
+    Status.PURGED_BY_RECIPIENT,
+    Status.PURGED_BY_ALTINN,
 }
+PURGED = frozenset({Status.PURGED_BY_RECIPIENT, Status.PURGED_BY_ALTINN})
+# The publish job's reason when it fails (``PublishCorrespondenceHandler.cs``); every other status's
+# ``statusText`` is the enum name.
+PUBLISH_FAILED_TEXT = "Dialogporten dialog not created for correspondence {id}"
 
 
 class Event(enum.Enum):
     """A scheduled step of a correspondence."""
 
-    READY = 1
     PUBLISH = 2
     FETCH = 3
     READ = 4
+    CONFIRM = 5
 
 
 @dataclasses.dataclass(slots=True)
@@ -111,9 +134,9 @@ class Correspondence:
     content: dict[str, Any]
     property_list: dict[str, str]
     idempotent_key: str | None
+    confidential: bool
     extra: dict[str, Any]
     created: float
-    ready_delay: float
     publish_delay: float
     read_delay: float
     import_delay: float
@@ -121,6 +144,8 @@ class Correspondence:
     purged: bool = False
     history: list[StatusEvent] = dataclasses.field(default_factory=list)
     pending: list[tuple[float, Event]] = dataclasses.field(default_factory=list)
+    # When each party last had ``Fetched`` added through the overview (the 15-second debounce).
+    fetched_by: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def kommunenummer(self) -> str:
@@ -128,18 +153,25 @@ class Correspondence:
         return self.assignment.kommunenummer
 
     @property
-    def latest(self) -> StatusEvent:
-        """The current status."""
-        return self.history[-1]
+    def current(self) -> StatusEvent:
+        """The status Altinn reports as ``status``: the highest one recorded, ``Fetched`` excluded (the
+        latest of equal ones)."""
+        ranked = [event for event in self.history if event.status is not Status.FETCHED]
+        # ``max`` keeps the first of equal ones; reversed, that is the latest.
+        return max(reversed(ranked), key=lambda event: event.status.rank)
 
     def has(self, status: Status) -> bool:
         """Whether ``status`` appears in the history."""
         return any(event.status is status for event in self.history)
 
+    def first(self, status: Status) -> StatusEvent | None:
+        """The first entry with ``status``, if any."""
+        return next((event for event in self.history if event.status is status), None)
+
     @property
     def visible_to_recipient(self) -> bool:
         """Whether the recipient can see it now (published, not failed or purged)."""
-        return not self.purged and self.latest.status in AVAILABLE_FOR_RECIPIENT
+        return not self.purged and self.current.status in AVAILABLE_FOR_RECIPIENT
 
     def text(self) -> str:
         """Everything a fagsystem importing it reads (where a canary marker may be)."""
@@ -182,10 +214,12 @@ class CorrespondenceService:
         content: dict[str, Any],
         property_list: dict[str, str],
         idempotent_key: str | None,
+        confidential: bool,
         extra: dict[str, Any],
     ) -> Correspondence:
-        """Create one correspondence (``Initialized``) and draw its timeline."""
+        """Create one correspondence (``Initialized``, ``ReadyForPublish``) and draw its timeline."""
         now = self._clock.now()
+        # Drawn in this order since the sandbox began, so a seed keeps giving the same timeline.
         ready = self._delays.draw("altinn_ready")
         correspondence = Correspondence(
             id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
@@ -198,15 +232,16 @@ class CorrespondenceService:
             content=content,
             property_list=property_list,
             idempotent_key=idempotent_key,
+            confidential=confidential,
             extra=extra,
             created=now,
-            ready_delay=ready,
-            publish_delay=self._delays.draw("altinn_publish"),
+            publish_delay=ready + self._delays.draw("altinn_publish"),
             read_delay=self._delays.draw("municipality_read"),
             import_delay=self._delays.draw("altinn_import"),
         )
         self._add(correspondence, Status.INITIALIZED, now)
-        correspondence.pending.append((now + ready, Event.READY))
+        self._add(correspondence, Status.READY_FOR_PUBLISH, now)
+        correspondence.pending.append((now + correspondence.publish_delay, Event.PUBLISH))
         self._all[correspondence.id] = correspondence
         self._by_recipient.setdefault(assignment.kommunenummer, []).append(correspondence)
         if idempotent_key is not None:
@@ -216,7 +251,9 @@ class CorrespondenceService:
     def prune(self, before: float) -> int:
         """Forget correspondences with nothing scheduled whose last status is older than ``before``;
         returns how many."""
-        stale = {c.id for c in self._all.values() if not c.pending and c.history and c.latest.at < before}
+        stale = {
+            c.id for c in self._all.values() if not c.pending and c.history and c.history[-1].at < before
+        }
         for correspondence_id in stale:
             correspondence = self._all.pop(correspondence_id)
             if correspondence.idempotent_key is not None:
@@ -231,6 +268,12 @@ class CorrespondenceService:
     def peek(self, correspondence_id: str) -> Correspondence | None:
         """The correspondence as it stands (not advanced)."""
         return self._all.get(correspondence_id)
+
+    def by_idempotent_key(self, key: str) -> Correspondence | None:
+        """The correspondence sent with ``key`` (lower-case GUID), whoever sent it and on whichever
+        resource: Altinn's lookup by key is global (``GetCorrespondenceByIdempotentKey``)."""
+        correspondence_id = self.idempotent_keys.get(key)
+        return self._all.get(correspondence_id) if correspondence_id is not None else None
 
     def addressed_to(self, kommunenummer: str) -> list[Correspondence]:
         """Every correspondence to the municipality, as it stands (not advanced)."""
@@ -268,39 +311,54 @@ class CorrespondenceService:
         kommunenummer = correspondence.kommunenummer
         if correspondence.purged:
             return True
-        if event is Event.READY:
-            self._add(correspondence, Status.READY_FOR_PUBLISH, at)
-            correspondence.pending.append((at + correspondence.publish_delay, Event.PUBLISH))
-        elif event is Event.PUBLISH:
+        if event is Event.PUBLISH:
             if self._faults.active_at(FaultName.ALTINN_PUBLISH_FAILED, kommunenummer, at):
-                self._add(correspondence, Status.FAILED, at)
+                self._add(correspondence, Status.FAILED, at, PUBLISH_FAILED_TEXT.format(id=correspondence.id))
                 return True
             correspondence.published = at
             self._add(correspondence, Status.PUBLISHED, at)
             correspondence.pending.append((self._next_poll(kommunenummer, at), Event.FETCH))
         elif event is Event.FETCH:
-            free = self._faults.free_from(FaultName.MUNICIPALITY_NEVER_FETCHES, kommunenummer, at)
+            free = self._faults.free_from(self.fetch_blockers(correspondence), kommunenummer, at)
             if free is None:
-                return False  # nobody can see the inbox; look again once the fault is cleared
+                return False  # nobody can see it; look again once the fault is cleared
             if free > at:
                 correspondence.pending.append((self._next_poll(kommunenummer, free), Event.FETCH))
                 return True
-            self._add(correspondence, Status.FETCHED, at)
-            correspondence.pending.append((at + correspondence.read_delay, Event.READ))
-            assignment = correspondence.assignment
-            if assignment.imports_altinn:
-                self._fagsystems.import_correspondence(
-                    assignment.vendor_id,
-                    kommunenummer=kommunenummer,
-                    correspondence_id=correspondence.id,
-                    text=correspondence.text(),
-                    fetched_at=at,
-                    import_delay=correspondence.import_delay,
-                    behaviour=VendorBehaviour.at(self._faults, kommunenummer, at),
-                )
+            self._fetch(correspondence, at)
         elif event is Event.READ and not correspondence.has(Status.READ):
             self._add(correspondence, Status.READ, at)
+        elif event is Event.CONFIRM and not correspondence.has(Status.CONFIRMED):
+            self._add(correspondence, Status.CONFIRMED, at)
         return True
+
+    @staticmethod
+    def fetch_blockers(correspondence: Correspondence) -> tuple[FaultName, ...]:
+        """The faults that keep the municipality from seeing ``correspondence``: any mail under
+        ``municipality.never_fetches``, confidential mail also under
+        ``municipality.no_confidential_role``."""
+        if correspondence.confidential:
+            return (FaultName.MUNICIPALITY_NEVER_FETCHES, FaultName.MUNICIPALITY_NO_CONFIDENTIAL_ROLE)
+        return (FaultName.MUNICIPALITY_NEVER_FETCHES,)
+
+    def _fetch(self, correspondence: Correspondence, at: float) -> None:
+        """The municipality's inbox poll at ``at`` opens the correspondence (as Arbeidsflate or a
+        fagsystem import with a read-only token would): ``Fetched``, a person reading it later, and the
+        import into the fagsystem where the municipality has one."""
+        kommunenummer = correspondence.kommunenummer
+        self._add(correspondence, Status.FETCHED, at)
+        correspondence.pending.append((at + correspondence.read_delay, Event.READ))
+        assignment = correspondence.assignment
+        if assignment.imports_altinn:
+            self._fagsystems.import_correspondence(
+                assignment.vendor_id,
+                kommunenummer=kommunenummer,
+                correspondence_id=correspondence.id,
+                text=correspondence.text(),
+                fetched_at=at,
+                import_delay=correspondence.import_delay,
+                behaviour=VendorBehaviour.at(self._faults, kommunenummer, at),
+            )
 
     def _next_poll(self, kommunenummer: str, after: float) -> float:
         period, phase = inbox_schedule(kommunenummer, self._delay_settings, self._speed)
@@ -309,10 +367,24 @@ class CorrespondenceService:
     def record(self, correspondence: Correspondence, status: Status) -> None:
         """Add ``status`` now (a recipient's or sender's action)."""
         self._add(correspondence, status, self._clock.now())
-        if status in (Status.PURGED_BY_RECIPIENT, Status.PURGED_BY_ALTINN):
+        if status in PURGED:
             correspondence.purged = True
             correspondence.pending.clear()
 
+    def record_fetched(self, correspondence: Correspondence, party: str, *, debounce: bool) -> None:
+        """Add ``Fetched`` now for a recipient call by ``party``; with ``debounce`` (the overview and
+        content) not again within :data:`FETCH_DEBOUNCE` of that party's last one."""
+        now = self._clock.now()
+        last = correspondence.fetched_by.get(party)
+        if debounce and last is not None and now - last < FETCH_DEBOUNCE:
+            return
+        correspondence.fetched_by[party] = now
+        self._add(correspondence, Status.FETCHED, now)
+
+    def confirm_later(self, correspondence: Correspondence) -> None:
+        """Schedule ``Confirmed``, which Altinn writes :data:`CONFIRM_DELAY` after the confirm call."""
+        correspondence.pending.append((self._clock.now() + CONFIRM_DELAY, Event.CONFIRM))
+
     @staticmethod
-    def _add(correspondence: Correspondence, status: Status, at: float) -> None:
-        correspondence.history.append(StatusEvent(status, STATUS_TEXT.get(status, status.value), at))
+    def _add(correspondence: Correspondence, status: Status, at: float, text: str | None = None) -> None:
+        correspondence.history.append(StatusEvent(status, text if text is not None else status.value, at))

@@ -12,7 +12,7 @@ in ``var/sandbox``), so ``kanari run --config config/sandbox`` works against ``k
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import yaml
@@ -20,6 +20,7 @@ import yaml
 from probe.config.registry import Registry, packaged_registry
 from probe.sandbox.assignment import VENDORS, assign
 from probe.sandbox.credentials import (
+    CLIENT_CHAIN_FILE,
     CLIENT_KEY_FILE,
     INTEGRASJON_PASSORD_FILE,
     KANARI_CLIENT_ID,
@@ -66,10 +67,15 @@ def kanari_yaml() -> str:
                 "key_file": f"{STATE}/{CLIENT_KEY_FILE}",
                 "key_id": KANARI_KEY_ID,
             },
+            # The sandbox issues one (fictional) business certificate for the Maskinporten client key.
+            "business_certificate": {
+                "certificate_chain_file": f"{STATE}/{CLIENT_CHAIN_FILE}",
+                "key_file": f"{STATE}/{CLIENT_KEY_FILE}",
+            },
             "channels": {
                 "portal": {
                     "base_url": f"{SANDBOX_URL}/fiks/bekymringsmelding",
-                    "api_version": "v2",
+                    "api_version": "auto",
                     "fiks_org_id": defaults.fiks_org_id,
                     "integrasjon_id": defaults.integrasjon_id,
                     "integrasjon_passord": {"file": f"{STATE}/{INTEGRASJON_PASSORD_FILE}"},
@@ -78,6 +84,7 @@ def kanari_yaml() -> str:
                 "altinn": {
                     "base_url": f"{SANDBOX_URL}/altinn",
                     "resource_id": defaults.altinn_resource_id,
+                    "ordinary_resource_id": defaults.altinn_ordinary_resource_id,
                     **TIMING["altinn"],
                     "final_hop": "fetched",
                 },
@@ -165,4 +172,8 @@ def write(directory: Path) -> None:
 
 
 if __name__ == "__main__":
-    write(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("config/sandbox"))
+    parser = argparse.ArgumentParser(
+        description="Write the demo configuration (kanari.yaml, vendors, municipalities)."
+    )
+    parser.add_argument("directory", nargs="?", type=Path, default=Path("config/sandbox"))
+    write(parser.parse_args().directory)

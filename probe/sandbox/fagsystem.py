@@ -1,11 +1,17 @@
 """The simulated fagsystems: each fictional vendor's receiving system.
 
-A fagsystem receives a report from Fiks IO the way a real one does: it decrypts the ASiC-E with the
-private key of its Fiks IO account, opens the container (``mimetype`` first, stored uncompressed, then
-``bekymringsmelding.json`` and ``bekymringsmelding.pdf``), validates the JSON against KS's schema of the
-API version, checks that the report is addressed to the municipality and office it arrived for, stores it,
-and only then sends the ``mottatt`` receipt; any failure sends ``feilet`` with a message instead. Those
-importing Altinn mail also store the correspondences their municipality fetched.
+A fagsystem receives a report from Fiks IO the way a real one does: it refuses a report version its
+office does not support (:attr:`probe.sandbox.assignment.Bydel.stottet_versjon`), decrypts the ASiC-E
+with the private key of its Fiks IO account (:mod:`probe.sandbox.envelope`), reads and verifies the signed
+container as KS's Java and .NET readers do (:mod:`probe.sandbox.container`), requires exactly
+``bekymringsmelding.json`` and ``bekymringsmelding.pdf`` in it, validates the JSON against KS's schema of
+the version it was sent in, checks that the report is addressed to the municipality and office it
+arrived for, stores it, and only then sends the ``mottatt`` receipt; any failure sends ``feilet`` with a
+message instead. Those importing Altinn mail also store the correspondences their municipality fetched.
+
+What a real reader accepts although KS's contract says otherwise is accepted and counted in
+:attr:`Fagsystems.deviations` (served at ``GET /admin/deviations``): an ASiC-E whose content key was
+transported with RSAES-PKCS1-v1_5 instead of RSAES-OAEP is :data:`DEVIATION_CMS_PKCS1V15`.
 
 A stored report is a canary when its text carries a marker ``KANARI1.<payload>.<signature>``; the
 canary id is the payload's ``id``. The sandbox does not verify the marker's signature (Kanari does): a
@@ -19,23 +25,28 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import dataclasses
 import json
 from collections.abc import Mapping
 from typing import Any
 
-from probe.canary import cms
-from probe.canary.asice import read_asice
 from probe.canary.marker import find_markers
 from probe.clock import to_rfc3339
-from probe.errors import AsiceError, CmsError
-from probe.sandbox.assignment import VendorSpec
+from probe.sandbox.assignment import VendorSpec, version_number
 from probe.sandbox.certs import FiksPki
+from probe.sandbox.container import ContainerError, read_container
+from probe.sandbox.envelope import EnvelopeError, KeyTransport, open_envelope
+from probe.sandbox.errors import SandboxError
 from probe.sandbox.faults import FaultName, FaultRegistry
 from probe.sandbox.schemas import ApiVersion, KsSchemas
 
 # A report is a few kilobytes; refuse containers that would unpack to more than this (zip bombs).
 MAX_UNPACKED_BYTES = 20 * 1024 * 1024
+# The files KS's producer client puts in every container, and nothing else.
+REPORT_FILES = ("bekymringsmelding.json", "bekymringsmelding.pdf")
+# Deviations from KS's contract that the real readers still accept (keys of ``Fagsystems.deviations``).
+DEVIATION_CMS_PKCS1V15 = "cms_pkcs1v15"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -162,7 +173,7 @@ class Receipt:
     sent_at: float
 
 
-class ReportRejectedError(Exception):
+class ReportRejectedError(SandboxError):
     """A report the fagsystem cannot accept; the message goes into the ``feilet`` receipt."""
 
 
@@ -176,12 +187,18 @@ class Fagsystems:
         vendors: Mapping[str, VendorSpec],
         slow_delay: float,
         duplicate_gap: float,
+        *,
+        deviations: collections.Counter[str] | None = None,
     ) -> None:
         self._pki = pki
         self._schemas = schemas
         self.stores = {vendor_id: VendorStore(vendor) for vendor_id, vendor in vendors.items()}
         self._slow_delay = slow_delay
         self._duplicate_gap = duplicate_gap
+        # Shared with the world when it passes its own counter, so KS's deviations land in the same one.
+        self.deviations: collections.Counter[str] = (
+            collections.Counter() if deviations is None else deviations
+        )
 
     def receive_report(
         self,
@@ -190,15 +207,24 @@ class Fagsystems:
         kommunenummer: str,
         bydelsnummer: str,
         version: ApiVersion,
+        stottet_versjon: int,
         encrypted_asice: bytes,
         report_id: str,
         arrived_at: float,
         behaviour: VendorBehaviour,
     ) -> Receipt:
-        """Process a report handed over by Fiks IO; returns the receipt to send."""
+        """Process a report handed over by Fiks IO to an office whose fagsystem accepts versions up to
+        ``stottet_versjon``; returns the receipt to send."""
         processed_at = arrived_at + (self._slow_delay if behaviour.slow else 0.0)
         if behaviour.reject:
             return Receipt(False, "Fagsystemet kunne ikke ta imot bekymringsmeldingen.", processed_at)
+        if version_number(version) > stottet_versjon:
+            # Known from the Fiks IO message type, before anything is decrypted.
+            message = (
+                f"Fagsystemet støtter ikke versjon {version_number(version)} av bekymringsmelding "
+                f"(støtter til og med versjon {stottet_versjon})"
+            )
+            return Receipt(False, message, processed_at)
         try:
             document = self.read_report(vendor_id, kommunenummer, bydelsnummer, version, encrypted_asice)
         except ReportRejectedError as error:
@@ -246,16 +272,22 @@ class Fagsystems:
         raises :class:`ReportRejectedError` with the ``feilet`` message."""
         certificate = self._pki.fiks_io_certificate(kommunenummer, bydelsnummer, vendor_id)
         try:
-            container = cms.decrypt(encrypted, certificate, self._pki.vendor_key(vendor_id))
-        except CmsError:
-            raise ReportRejectedError("Kunne ikke dekryptere meldingen med Fiks IO-nøkkelen.") from None
+            opened = open_envelope(encrypted, certificate, self._pki.vendor_key(vendor_id))
+        except EnvelopeError as error:
+            # The readers' own messages ("CMS: ...", "ASiC-E: ...") say what failed at which layer.
+            raise ReportRejectedError(str(error)) from None
+        if opened.key_transport is KeyTransport.PKCS1V15:
+            self.deviations[DEVIATION_CMS_PKCS1V15] += 1
         try:
-            files = read_asice(container, MAX_UNPACKED_BYTES)
-        except AsiceError as error:
-            raise ReportRejectedError(f"Meldingen er ikke en gyldig ASiC-E-container: {error}") from None
-        missing = [name for name in ("bekymringsmelding.json", "bekymringsmelding.pdf") if name not in files]
+            files = read_container(opened.content, MAX_UNPACKED_BYTES).files
+        except ContainerError as error:
+            raise ReportRejectedError(str(error)) from None
+        missing = [name for name in REPORT_FILES if name not in files]
         if missing:
             raise ReportRejectedError(f"ASiC-E-containeren mangler {', '.join(missing)}")
+        extra = [name for name in files if name not in REPORT_FILES]
+        if extra:
+            raise ReportRejectedError(f"ASiC-E-containeren har ukjente filer: {', '.join(extra[:5])}")
         try:
             text = files["bekymringsmelding.json"].decode("utf-8")
             document = json.loads(text)

@@ -9,10 +9,14 @@ Two kinds of faults:
 
 * **Step faults** are evaluated at the instant a step of the world is due (``portal.stall``,
   ``portal.handover_lost``, ``vendor.*`` except ``readback_down``, ``altinn.publish_failed``,
-  ``municipality.never_fetches``).
+  ``municipality.never_fetches``, ``municipality.no_confidential_role``).
 * **Request faults** are evaluated when an API call arrives (``portal.submit_error``,
   ``altinn.submit_error``, ``vendor.readback_down``, ``ratelimit``, ``malformed``); :class:`FaultGate`
   applies the two that every municipality-scoped API shares.
+
+``municipality.no_confidential_role`` is both: the municipality's own inbox poll skips confidential mail
+from the instant the fetch was due, and the municipality's recipient API calls on confidential mail are
+refused while it is active (nobody there, system user included, holds the access package).
 
 The admin API has no authentication: the sandbox is a local test double and must only listen on a
 loopback or private address.
@@ -59,8 +63,13 @@ class FaultName(enum.StrEnum):
     ALTINN_SUBMIT_ERROR = "altinn.submit_error"
     # The correspondence ends as Failed instead of Published.
     ALTINN_PUBLISH_FAILED = "altinn.publish_failed"
-    # Published, never fetched: nobody at the municipality holds the Altinn role (the police failure).
+    # Published, never fetched: nobody at the municipality looks at its Altinn inbox at all (no one holds
+    # any role for the service, or the fagsystem's import has stopped); nothing is fetched.
     MUNICIPALITY_NEVER_FETCHES = "municipality.never_fetches"
+    # The police failure: the municipality opens its ordinary Altinn mail, but nobody there holds the
+    # access package that shows confidential mail ("Post til virksomheten med taushetsbelagt innhold"), so
+    # confidential correspondences are never fetched, read or imported while ordinary ones are.
+    MUNICIPALITY_NO_CONFIDENTIAL_ROLE = "municipality.no_confidential_role"
     # 429 with Retry-After on every API call concerning the municipality.
     RATELIMIT = "ratelimit"
     # Broken JSON answers on every API call concerning the municipality (the call itself takes effect).
@@ -148,12 +157,20 @@ class FaultRegistry:
         now = self._clock.now()
         return any(self.active_at(name, kommunenummer, now) for kommunenummer in kommunenummers)
 
-    def free_from(self, name: FaultName, kommunenummer: str, instant: float) -> float | None:
-        """The first instant at or after ``instant`` when ``name`` does not apply to ``kommunenummer``;
-        ``None`` while an activation covering it has not been cleared (the step stays blocked)."""
+    def free_from(
+        self, name: FaultName | Collection[FaultName], kommunenummer: str, instant: float
+    ) -> float | None:
+        """The first instant at or after ``instant`` when ``name`` (or none of several names) applies to
+        ``kommunenummer``; ``None`` while an activation covering it has not been cleared (the step stays
+        blocked). Several names block together: a step waits until every one of them has let go."""
+        names = (name,) if isinstance(name, FaultName) else tuple(name)
         moment = instant
         while True:
-            covering = [fault for fault in self._faults if fault.covers(name, kommunenummer, moment)]
+            covering = [
+                fault
+                for fault in self._faults
+                if any(fault.covers(each, kommunenummer, moment) for each in names)
+            ]
             if not covering:
                 return moment
             ends = [fault.cleared_at for fault in covering]

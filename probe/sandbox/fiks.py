@@ -4,10 +4,19 @@ Every call needs a sandbox Maskinporten token with scope ``ks:fiks`` (401/403), 
 ``IntegrasjonId`` and ``IntegrasjonPassord`` (401), and, where the path names one, the integration's own
 ``fraFiksOrgId`` (403). Errors are KS's Spring Boot error objects (:func:`probe.sandbox.answers.ks_error`).
 
+``GET .../kommuner/{kommunenummer}/bydeler`` lists the offices; in v2 each carries ``stottetVersjon``,
+the newest report version its fagsystem accepts (:func:`bydel_object`), in v1 it is left out.
+
 ``POST .../offentlig`` checks what KS itself can check: the size (413 over 5 MB), both parts present
-(400), and that the ``bekymringsmelding`` part decrypts with KS's print key to a PDF (400). The ``asice``
-part is encrypted for the fagsystem, which KS cannot read: a bad one is only discovered by the fagsystem,
-as ``AVVIST_FAGSYSTEM`` → ``SENDT_PRINT``.
+(400), and that the ``bekymringsmelding`` part decrypts with KS's print key to a PDF (400), with the
+sandbox's own CMS reader (:mod:`probe.sandbox.envelope`). A print part whose key was transported with
+RSAES-PKCS1-v1_5 is accepted, as KS's BouncyCastle accepts it, and counted as the deviation
+:data:`DEVIATION_PRINT_CMS_PKCS1V15`. The ``asice`` part is encrypted for the fagsystem, which KS cannot
+read: a bad one is only discovered by the fagsystem, as ``AVVIST_FAGSYSTEM`` → ``SENDT_PRINT`` →
+``LEVERT``; so is a report in a version the office does not support.
+
+Times (``tidspunkt``) are KS's Java ``LocalDateTime``: Europe/Oslo local time without zone, to the
+millisecond (:func:`probe.clock.to_local_text`).
 """
 
 from __future__ import annotations
@@ -19,13 +28,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from probe.canary import cms
-from probe.clock import to_datetime
-from probe.errors import CmsError
+from probe.clock import NORWAY, to_local_text
 from probe.sandbox import multipart
 from probe.sandbox.answers import ks_error
-from probe.sandbox.assignment import Assignment
-from probe.sandbox.certs import OSLO, key_object
+from probe.sandbox.assignment import Assignment, Bydel, stottet_versjon_value
+from probe.sandbox.certs import key_object
+from probe.sandbox.envelope import EnvelopeError, KeyTransport, open_envelope
 from probe.sandbox.faults import FaultName
 from probe.sandbox.schemas import ApiVersion
 from probe.sandbox.tokens import TokenRejectedError
@@ -39,12 +47,22 @@ SCOPE = "ks:fiks"
 VERSIONS: tuple[ApiVersion, ...] = ("v1", "v2")
 # Room for the multipart framing around the two parts before the 5 MB payload limit applies.
 MULTIPART_OVERHEAD = 64 * 1024
+# KS's time zone for the local date-times it writes.
+KS_ZONE = NORWAY
+# A print part KS opens although its key transport is not KS's contract (key of ``World.deviations``).
+DEVIATION_PRINT_CMS_PKCS1V15 = "print_cms_pkcs1v15"
 
 
-def local_timestamp(instant: float) -> str:
-    """KS's ``tidspunkt``: Europe/Oslo local date-time without zone, milliseconds (Java LocalDateTime)."""
-    local = to_datetime(instant).astimezone(OSLO).replace(tzinfo=None)
-    return local.isoformat(timespec="milliseconds")
+def bydel_object(bydel: Bydel, version: ApiVersion) -> dict[str, object]:
+    """One office as KS's ``bydeler`` answer lists it in ``version``: v2 adds ``stottetVersjon``."""
+    body: dict[str, object] = {
+        "bydelsnummer": bydel.bydelsnummer,
+        "bydelsnavn": bydel.bydelsnavn,
+        "standardMottaker": bydel.standard_mottaker,
+    }
+    if version != "v1":
+        body["stottetVersjon"] = stottet_versjon_value(bydel)
+    return body
 
 
 class FiksApi:
@@ -100,14 +118,8 @@ class FiksApi:
         assignment = self._guard(request)
         if not isinstance(assignment, Assignment):
             return assignment
-        body = [
-            {
-                "bydelsnummer": b.bydelsnummer,
-                "bydelsnavn": b.bydelsnavn,
-                "standardMottaker": b.standard_mottaker,
-            }
-            for b in assignment.bydeler
-        ]
+        version = cast(ApiVersion, request.path_params["version"])
+        body = [bydel_object(bydel, version) for bydel in assignment.bydeler]
         return self.world.gate.finish([assignment.kommunenummer], JSONResponse(body))
 
     async def krypteringsnokler(self, request: Request) -> Response:
@@ -138,20 +150,29 @@ class FiksApi:
         if not isinstance(parts, dict):
             return parts
         try:
-            pdf = cms.decrypt(parts["bekymringsmelding"], world.pki.print_certificate, world.pki.print_key)
-        except CmsError:
+            opened = open_envelope(
+                parts["bekymringsmelding"], world.pki.print_certificate, world.pki.print_key
+            )
+        except EnvelopeError:
             pdf = b""
+        else:
+            pdf = opened.content
+            if opened.key_transport is KeyTransport.PKCS1V15:
+                world.deviations[DEVIATION_PRINT_CMS_PKCS1V15] += 1
         if not pdf.startswith(b"%PDF-"):
             return self._error(
                 request,
                 400,
                 "Delen bekymringsmelding kunne ikke dekrypteres med print-sertifikatet til en PDF",
             )
+        bydelsnummer = request.path_params["bydelsnummer"]
+        office = next(bydel for bydel in assignment.bydeler if bydel.bydelsnummer == bydelsnummer)
         report = world.ks.accept(
             world.settings.fiks_org_id,
             kommunenummer=kommunenummer,
-            bydelsnummer=request.path_params["bydelsnummer"],
+            bydelsnummer=bydelsnummer,
             version=cast(ApiVersion, request.path_params["version"]),
+            stottet_versjon=office.stottet_versjon,
             vendor_id=assignment.vendor_id,
             encrypted_asice=parts["asice"],
         )
@@ -192,7 +213,7 @@ class FiksApi:
         body = [
             {
                 "bekymringsmeldingId": report.id,
-                "tidspunkt": local_timestamp(entry.at),
+                "tidspunkt": to_local_text(entry.at, KS_ZONE, timespec="milliseconds"),
                 "tilstand": entry.tilstand.value,
                 "beskrivelse": entry.beskrivelse,
             }

@@ -8,9 +8,16 @@ the report to the clock's ``now``, evaluating faults at the instant each step wa
    instant the fault is cleared).
 3. Fiks IO delivers it to the vendor's fagsystem after the hand-over delay; under ``portal.handover_lost``
    at that instant it is never delivered (the status stays ``SENDT_FAGSYSTEM`` for good).
-4. The fagsystem processes it (:mod:`probe.sandbox.fagsystem`) and its receipt reaches KS after the
-   receipt delay: ``mottatt`` → ``LEVERT``; ``feilet`` → ``AVVIST_FAGSYSTEM`` and, after the print
-   delay, ``SENDT_PRINT`` (KS's fallback to paper post).
+4. The fagsystem processes it (:mod:`probe.sandbox.fagsystem`), refusing among other things a report
+   version its office does not support, and its receipt reaches KS after the receipt delay:
+   ``mottatt`` → ``LEVERT``; ``feilet`` → ``AVVIST_FAGSYSTEM`` and, after the print delay,
+   ``SENDT_PRINT`` (KS's fallback to paper post).
+5. After paper post, KS still ends the history with ``LEVERT``, once the letter has been handed to the
+   post: KS documents ``LEVERT`` as always the last state, "levert fagsystem eller sendt som brevpost".
+   That hand-over takes the report's print delay again (the same draw: it is the print provider's
+   turnaround both times, and a further draw would shift every later report's seeded timeline). So a
+   history with ``SENDT_PRINT`` before ``LEVERT`` is a report that reached the office on paper, never a
+   receipt from its fagsystem (DESIGN 2).
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ DESCRIPTIONS = {
     Tilstand.AVVIST_FAGSYSTEM: "Fagsystemet avviste bekymringsmeldingen",
     Tilstand.SENDT_PRINT: "Bekymringsmeldingen er sendt til print og sendes som brevpost",
 }
+# ``LEVERT`` after paper post says where it went.
+POSTED_DESCRIPTION = "Bekymringsmeldingen er levert posten for levering som brevpost til barnevernstjenesten"
 
 
 class Step(enum.Enum):
@@ -55,6 +64,7 @@ class Step(enum.Enum):
     RECEIPT = "receipt"
     REJECTION = "rejection"
     PRINT = "print"
+    POST = "post"
     NONE = "none"
 
 
@@ -76,6 +86,8 @@ class Report:
     kommunenummer: str
     bydelsnummer: str
     version: ApiVersion
+    # The newest report version the office's fagsystem accepts (its ``stottetVersjon``).
+    stottet_versjon: int
     vendor_id: str
     accepted_at: float
     # The encrypted ASiC-E until the fagsystem has read it; dropped afterwards.
@@ -116,10 +128,12 @@ class KsService:
         kommunenummer: str,
         bydelsnummer: str,
         version: ApiVersion,
+        stottet_versjon: int,
         vendor_id: str,
         encrypted_asice: bytes,
     ) -> Report:
-        """Accept a report (its print part already checked) and draw its timeline."""
+        """Accept a report (its print part already checked) for an office whose fagsystem accepts
+        versions up to ``stottet_versjon``, and draw its timeline."""
         now = self._clock.now()
         forward = self._delays.draw("ks_forward")
         report = Report(
@@ -128,6 +142,7 @@ class KsService:
             kommunenummer=kommunenummer,
             bydelsnummer=bydelsnummer,
             version=version,
+            stottet_versjon=stottet_versjon,
             vendor_id=vendor_id,
             accepted_at=now,
             asice=encrypted_asice,
@@ -199,6 +214,7 @@ class KsService:
                 kommunenummer=kommunenummer,
                 bydelsnummer=report.bydelsnummer,
                 version=report.version,
+                stottet_versjon=report.stottet_versjon,
                 encrypted_asice=report.asice or b"",
                 report_id=report.id,
                 arrived_at=arrived,
@@ -218,6 +234,9 @@ class KsService:
             report.step, report.due = Step.PRINT, report.due + report.print_delay
         elif report.step is Step.PRINT:
             self._record(report, report.due, Tilstand.SENDT_PRINT)
+            report.step, report.due = Step.POST, report.due + report.print_delay
+        elif report.step is Step.POST:
+            report.history.append(StatusEntry(report.due, Tilstand.LEVERT, POSTED_DESCRIPTION))
             report.step = Step.NONE
         return True
 

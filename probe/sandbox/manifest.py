@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from probe.sandbox.assignment import VENDORS
+from probe.sandbox.assignment import NEWEST_VERSION, VENDORS
 from probe.sandbox.credentials import (
     CLIENT_CHAIN_FILE,
     CLIENT_KEY_FILE,
@@ -77,7 +77,9 @@ class AltinnInfo(_Model):
     """Altinn at the sandbox."""
 
     base_url: str
+    # The resource for confidential mail (Kanari's default) and the one for ordinary mail.
     resource_id: str
+    ordinary_resource_id: str
     scopes: list[str]
     recipient_client: RecipientClientInfo
 
@@ -106,11 +108,12 @@ class VendorInfo(_Model):
 
 
 class BydelInfo(_Model):
-    """One office of a municipality."""
+    """One office of a municipality; ``stottet_versjon`` is the newest report version it accepts."""
 
     bydelsnummer: str
     bydelsnavn: str
     standard_mottaker: bool
+    stottet_versjon: int = NEWEST_VERSION
 
 
 class MunicipalityInfo(_Model):
@@ -201,6 +204,7 @@ def build_manifest(world: World) -> Manifest:
         altinn=AltinnInfo(
             base_url=urls.altinn,
             resource_id=settings.altinn_resource_id,
+            ordinary_resource_id=settings.altinn_ordinary_resource_id,
             scopes=["altinn:serviceowner", "altinn:correspondence.write"],
             recipient_client=RecipientClientInfo(
                 client_id=RECIPIENT_CLIENT_ID,

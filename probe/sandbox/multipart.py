@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 from email.message import Message
 
+from probe.sandbox.errors import SandboxError
 
-class MultipartError(ValueError):
+
+class MultipartError(SandboxError, ValueError):
     """The body is not well-formed ``multipart/form-data``."""
 
 

@@ -14,11 +14,14 @@ from typing import Any
 from urllib.parse import urlparse
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from probe.errors import ConfigError
 
 SCHEMA_DIR_ENV = "KANARI_SANDBOX_KS_SCHEMA_DIR"
+# An Altinn resource id as the resource registry stores it: no ``urn:altinn:resource:`` prefix, no colon,
+# 1-255 characters (Altinn's ResourceIdentifierAttribute, prefix stripped).
+RESOURCE_ID_PATTERN = r"^[^:]{1,255}$"
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 
@@ -66,7 +69,9 @@ class DelaySettings(_Strict):
     fagsystem_receipt: HopDelay = HopDelay(median=2, sigma=0.5)
     # AVVIST_FAGSYSTEM → SENDT_PRINT: KS falls back to paper post.
     ks_print: HopDelay = HopDelay(median=30, sigma=0.5)
-    # Initialized → ReadyForPublish, and ReadyForPublish → Published.
+    # Send → Published, in two parts whose sum is the publish delay. Altinn records ``Initialized`` and
+    # ``ReadyForPublish`` at the send itself (a correspondence without attachments is ready at once) and
+    # publishes from a background job: ``altinn_ready`` is that job's pick-up, ``altinn_publish`` its work.
     altinn_ready: HopDelay = HopDelay(median=1, sigma=0.5)
     altinn_publish: HopDelay = HopDelay(median=4, sigma=0.6)
     # Fetched → Read: a person opens the message (minutes).
@@ -100,8 +105,15 @@ class SandboxSettings(_Strict):
     # The integration Kanari uses at KS (both fictional in the sandbox).
     fiks_org_id: str = Field(default="5e0b4a35-1f5c-4b7a-9a57-6b616e617269", pattern=r"^[0-9a-f-]{36}$")
     integrasjon_id: str = Field(default="0c6f1f3e-8d4a-4f43-a2f2-6b616e617269", pattern=r"^[0-9a-f-]{36}$")
-    # The Altinn resource the canary correspondences are sent on.
-    altinn_resource_id: str = Field(default="kanari-bekymringsmelding-test", min_length=1)
+    # The Altinn resources the canary correspondences are sent on, both owned by Kanari's organisation.
+    # Like Altinn's resource registry, the sandbox knows which resource is for confidential mail (its
+    # policy names the access package ``post-til-virksomheten-med-taushetsbelagt-innhold``): on it a
+    # correspondence must say ``isConfidential: true`` (else error 1060); on the ordinary one it must not
+    # (else 1061). Kanari sends confidential canaries by default (DESIGN 3.3).
+    altinn_resource_id: str = Field(default="kanari-bekymringsmelding-test", pattern=RESOURCE_ID_PATTERN)
+    altinn_ordinary_resource_id: str = Field(
+        default="kanari-bekymringsmelding-ordinaer-test", pattern=RESOURCE_ID_PATTERN
+    )
     # Maskinporten's default access-token lifetime; Altinn tokens live 30 minutes.
     maskinporten_token_lifetime: int = Field(default=120, ge=10)
     altinn_token_lifetime: int = Field(default=1800, ge=10)
@@ -115,6 +127,15 @@ class SandboxSettings(_Strict):
     # late-arrival window (one day by default) for late arrivals to stay visible.
     retention: float = Field(default=2 * 86400, gt=0)
     delays: DelaySettings = DelaySettings()
+
+    @model_validator(mode="after")
+    def _two_resources(self) -> SandboxSettings:
+        if self.altinn_resource_id == self.altinn_ordinary_resource_id:
+            raise ValueError(
+                "altinn_resource_id (confidential mail) and altinn_ordinary_resource_id must differ: "
+                "one Altinn resource is either for confidential mail or not"
+            )
+        return self
 
     @field_validator("listen")
     @classmethod

@@ -32,6 +32,7 @@ from starlette.routing import BaseRoute, Route
 
 from probe.clock import Clock
 from probe.sandbox.certs import orgnr_of, verify_chain
+from probe.sandbox.errors import SandboxError
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_ALGORITHMS = ("RS256", "RS384", "RS512")
@@ -42,7 +43,7 @@ ISO6523_AUTHORITY = "iso6523-actorid-upis"
 SIGNING_KEY_ID = "sandbox-signing-key"
 
 
-class GrantError(Exception):
+class GrantError(SandboxError):
     """A refused grant: the OAuth ``error`` code and a ``description``."""
 
     def __init__(self, error: str, description: str) -> None:
@@ -51,7 +52,7 @@ class GrantError(Exception):
         self.description = description
 
 
-class TokenRejectedError(Exception):
+class TokenRejectedError(SandboxError):
     """A bearer token an API does not accept; ``status`` is 401 (not valid) or 403 (valid, not allowed)."""
 
     def __init__(self, status: int, message: str) -> None:

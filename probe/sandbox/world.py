@@ -11,6 +11,7 @@ the state dir (generated once), and per-office Fiks IO certificates are issued o
 
 from __future__ import annotations
 
+import collections
 import logging
 import random
 from pathlib import Path
@@ -65,6 +66,7 @@ class Urls:
         self.altinn = f"{self.base}/altinn"
         self.altinn_issuer = f"{self.base}/altinn/authentication/"
         self.admin = f"{self.base}/admin/faults"
+        self.deviations = f"{self.base}/admin/deviations"
         self.health = f"{self.base}/healthz"
 
     def readback(self, vendor_id: str) -> str:
@@ -106,12 +108,16 @@ class World:
             {vendor.id: vendor.name for vendor in VENDORS},
         )
         self.schemas = KsSchemas.load(settings.ks_schema_dir)
+        # What KS and the fagsystems accepted although it deviates from KS's contract, by kind
+        # (``cms_pkcs1v15``, ``print_cms_pkcs1v15``): readable by tests and at ``GET /admin/deviations``.
+        self.deviations: collections.Counter[str] = collections.Counter()
         self.fagsystems = Fagsystems(
             self.pki,
             self.schemas,
             self.vendors,
             self.delays.scaled(settings.delays.vendor_slow),
             self.delays.scaled(settings.delays.duplicate_gap),
+            deviations=self.deviations,
         )
         self.ks = KsService(self.clock, self.faults, self.delays, self.fagsystems, ids)
         self.altinn = CorrespondenceService(

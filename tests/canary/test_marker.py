@@ -27,6 +27,7 @@ from probe.canary.marker import (
     load_signing_key,
     public_keys_from_jwks,
 )
+from probe.config.models import MAX_KEY_ID_LENGTH
 from probe.errors import ConfigError, MarkerError
 from probe.hops import Channel
 
@@ -93,7 +94,9 @@ def test_marker_round_trips(signer: MarkerSigner, verifier: MarkerVerifier) -> N
     channel=st.sampled_from(list(Channel)),
     kommunenummer=st.from_regex(r"\A[0-9]{4}\Z"),
     issued_at=st.integers(min_value=0, max_value=2**40),
-    key_id=st.text(min_size=1, max_size=40),
+    # Key ids as the configuration allows them (probe.config.models.SigningSettings): every such marker
+    # fits an Altinn propertyList value.
+    key_id=st.from_regex(rf"\A[A-Za-z0-9._-]{{1,{MAX_KEY_ID_LENGTH}}}\Z"),
 )
 def test_any_signed_marker_verifies_and_is_found_in_text(
     canary_id: uuid.UUID, channel: Channel, kommunenummer: str, issued_at: int, key_id: str
@@ -123,9 +126,21 @@ def test_signer_refuses_what_the_verifier_would_refuse(
         signer.sign(*arguments)
 
 
-def test_signer_refuses_a_marker_the_verifier_would_find_too_long(signing_key: Ed25519PrivateKey) -> None:
-    with pytest.raises(ValueError, match="longer than 1024"):
+def test_signer_refuses_a_marker_that_would_not_fit_an_altinn_property_value(
+    signing_key: Ed25519PrivateKey,
+) -> None:
+    with pytest.raises(ValueError, match="longer than 300"):
         MarkerSigner(signing_key, "k" * 800).sign(CANARY_ID, "portal", "0301", NOW)
+    with pytest.raises(ValueError, match="longer than 300"):
+        MarkerSigner(signing_key, "k" * (MAX_KEY_ID_LENGTH + 9)).sign(CANARY_ID, "altinn", "0301", NOW)
+
+
+def test_the_longest_key_id_configuration_allows_still_fits_altinn(signing_key: Ed25519PrivateKey) -> None:
+    # The longest channel name, a ten-digit iat (until the year 2286): the worst case the bound covers.
+    marker = MarkerSigner(signing_key, "k" * MAX_KEY_ID_LENGTH).sign(
+        CANARY_ID, "altinn", "0301", 9_999_999_999
+    )
+    assert len(marker) <= 300
 
 
 def test_signer_and_verifier_need_keys(signing_key: Ed25519PrivateKey) -> None:

@@ -174,3 +174,64 @@ def test_readback_registration() -> None:
 def test_readback_malformed_registration(entry: object) -> None:
     with pytest.raises(InvalidResponseError):
         parse_registration(entry)
+
+
+def test_levert_after_paper_post_is_no_receipt_and_the_fagsystems_reason_is_kept() -> None:
+    observation = parse_status_history(
+        history(
+            ("2026-03-02T10:00:00", "AKSEPTERT"),
+            ("2026-03-02T10:00:30", "SENDT_FAGSYSTEM"),
+            ("2026-03-02T10:01:00", "AVVIST_FAGSYSTEM"),
+            ("2026-03-02T10:02:00", "SENDT_PRINT"),
+            ("2026-03-02T12:00:00", "LEVERT"),
+        )
+    )
+    assert Hop.RECEIPTED not in observation.reached
+    assert observation.reached == {
+        Hop.ACCEPTED: local("2026-03-02T10:00:00"),
+        Hop.FORWARDED: local("2026-03-02T10:00:30"),
+    }
+    assert observation.failed_status == "AVVIST_FAGSYSTEM"
+    assert observation.detail == "AVVIST_FAGSYSTEM beskrivelse"
+    assert observation.last_status == "LEVERT"
+
+
+def test_levert_stamped_in_the_same_instant_as_the_print_still_follows_it() -> None:
+    observation = parse_status_history(
+        history(
+            ("2026-03-02T10:00:00", "AKSEPTERT"),
+            ("2026-03-02T10:02:00", "SENDT_PRINT"),
+            ("2026-03-02T10:02:00", "LEVERT"),
+        )
+    )
+    assert Hop.RECEIPTED not in observation.reached
+    assert observation.failed_status == "SENDT_PRINT"
+
+
+def test_ks_times_are_read_in_the_configured_time_zone() -> None:
+    entries = history(("2026-03-02T10:00:00", "AKSEPTERT"))
+    oslo = parse_status_history(entries).reached[Hop.ACCEPTED]
+    utc = parse_status_history(entries, "UTC").reached[Hop.ACCEPTED]
+    assert utc - oslo == 3600  # Oslo is an hour ahead of UTC in March
+
+
+def test_altinn_failed_status_text_is_kept_as_detail() -> None:
+    observation = parse_details(
+        {
+            "status": "Failed",
+            "statusHistory": [
+                {
+                    "status": "Initialized",
+                    "statusText": "Initialized",
+                    "statusChanged": "2026-03-02T10:00:00Z",
+                },
+                {
+                    "status": "Failed",
+                    "statusText": "The following recipients lack required roles to read the correspondence",
+                    "statusChanged": "2026-03-02T10:00:05Z",
+                },
+            ],
+        }
+    )
+    assert observation.failed_status == "Failed"
+    assert observation.detail == "The following recipients lack required roles to read the correspondence"

@@ -83,3 +83,15 @@ def test_warnings_are_printed_and_do_not_fail(
 def test_missing_directory_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["config", "check", "--config", str(tmp_path / "none")]) == 1
     assert "kanari.yaml: (file): file does not exist" in capsys.readouterr().out
+
+
+def test_the_business_certificates_expiry_is_reported(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert check(configured) == 0
+    out = capsys.readouterr().out
+    [line] = [line for line in out.splitlines() if line.startswith("business_certificate.")]
+    assert line.startswith(
+        "business_certificate.certificate_chain_file: CN=KANARI TEST VIRKSOMHET valid until "
+    )
+    assert line.endswith("(364 days)")

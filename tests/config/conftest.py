@@ -7,14 +7,17 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+from cryptography.x509.oid import NameOID
 
 from probe.config.loader import LoadResult, check_config
 
@@ -51,6 +54,13 @@ channels:
 readback:
   poll_interval: 1m
 """
+# Last in kanari.yaml, so the line numbers the tests assert for everything above stay as they were.
+BUSINESS_CERTIFICATE_YAML = """\
+business_certificate:
+  certificate_chain_file: secrets/virksomhetssertifikat.pem
+  key_file: secrets/virksomhetssertifikat.key.pem
+"""
+KANARI_YAML += BUSINESS_CERTIFICATE_YAML
 
 VENDORS_YAML = """\
 vendors:
@@ -137,6 +147,32 @@ def private_file(path: Path, data: bytes) -> None:
     os.chmod(path, 0o600)
 
 
+def certificate_pem(key_pem: bytes, *, not_before: dt.datetime, not_after: dt.datetime) -> bytes:
+    """A self-signed certificate for the RSA key ``key_pem`` (a stand-in business certificate)."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "KANARI TEST VIRKSOMHET")])
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .sign(key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM)
+
+
+def business_certificate(key_pem: bytes, days_left: float = 365) -> bytes:
+    """A business certificate for ``key_pem`` valid since yesterday for ``days_left`` more days."""
+    now = dt.datetime.now(dt.UTC)
+    return certificate_pem(
+        key_pem, not_before=now - dt.timedelta(days=1), not_after=now + dt.timedelta(days=days_left)
+    )
+
+
 def ed25519_pem() -> bytes:
     return ed25519.Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -154,6 +190,8 @@ def valid_config(tmp_path: Path, rsa_pem: bytes) -> ConfigDir:
     private_file(directory.path / "secrets" / "marker.pem", ed25519_pem())
     private_file(directory.path / "secrets" / "maskinporten.pem", rsa_pem)
     private_file(directory.path / "secrets" / "fiks-passord", b"fiks-password-value\n")
+    private_file(directory.path / "secrets" / "virksomhetssertifikat.key.pem", rsa_pem)
+    (directory.path / "secrets" / "virksomhetssertifikat.pem").write_bytes(business_certificate(rsa_pem))
     result = directory.check()
     assert result.errors == [], [error.render() for error in result.errors]
     return directory

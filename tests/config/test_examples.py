@@ -13,7 +13,7 @@ from probe.config.loader import check_config
 from probe.sandbox.assignment import VENDORS
 from probe.sandbox.credentials import load_or_create
 from probe.sandbox.democonfig import MARKER_KEY_FILE
-from tests.config.conftest import private_file
+from tests.config.conftest import business_certificate, private_file
 from tests.conftest import ROOT
 
 
@@ -53,6 +53,8 @@ def test_example_configuration_passes_with_its_secrets(tmp_path: Path, rsa_pem: 
     (tmp_path / "secrets").mkdir()
     generate_signing_key(tmp_path / "secrets" / "marker-ed25519.pem")
     private_file(tmp_path / "secrets" / "maskinporten.pem", rsa_pem)
+    private_file(tmp_path / "secrets" / "virksomhetssertifikat.pem", rsa_pem)
+    (tmp_path / "secrets" / "virksomhetssertifikat-chain.pem").write_bytes(business_certificate(rsa_pem))
     environ = {"KANARI_FIKS_INTEGRASJON_PASSORD": "fiks-passord", "KANARI_READBACK_ANOTHER_VENDOR": "token"}
     result = check_config(config, environ)
     assert [error.render() for error in result.errors] == []

@@ -24,6 +24,7 @@ from tests.config.conftest import (
     OSLO,
     VENDORS_YAML,
     ConfigDir,
+    business_certificate,
     ed25519_pem,
     private_file,
 )
@@ -76,6 +77,8 @@ def base(tmp_path_factory: pytest.TempPathFactory, rsa_pem: bytes) -> Iterator[C
     private_file(directory.path / "secrets" / "marker.pem", ed25519_pem())
     private_file(directory.path / "secrets" / "maskinporten.pem", rsa_pem)
     private_file(directory.path / "secrets" / "fiks-passord", b"fiks-password-value\n")
+    private_file(directory.path / "secrets" / "virksomhetssertifikat.key.pem", rsa_pem)
+    (directory.path / "secrets" / "virksomhetssertifikat.pem").write_bytes(business_certificate(rsa_pem))
     assert directory.check().errors == []
     yield directory
     shutil.rmtree(directory.path, ignore_errors=True)

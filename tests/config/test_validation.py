@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from probe.config.loader import check_config
-from tests.config.conftest import BERGEN, KANARI_YAML, OSLO, VENDORS_YAML, ConfigDir
+from tests.config.conftest import (
+    BERGEN,
+    BUSINESS_CERTIFICATE_YAML,
+    KANARI_YAML,
+    OSLO,
+    VENDORS_YAML,
+    ConfigDir,
+)
 
 REGISTRY = "357 municipalities, probe/config/data/kommuner-2024.csv"
 TIMING_FIX = "poll more often (normal_latency is the slowest delivery a healthy route shows)"
@@ -297,7 +304,10 @@ def test_registered_from_kanari_yaml_for_a_vendor_without_readback(valid_config:
 
 
 def test_channel_not_configured_in_kanari_yaml_is_one_error(valid_config: ConfigDir) -> None:
-    valid_config.write("kanari.yaml", KANARI_YAML.split("  altinn:")[0] + "readback:\n  poll_interval: 1m\n")
+    valid_config.write(
+        "kanari.yaml",
+        KANARI_YAML.split("  altinn:")[0] + "readback:\n  poll_interval: 1m\n" + BUSINESS_CERTIFICATE_YAML,
+    )
     assert only(valid_config) == (
         "kanari.yaml:13: channels.altinn: 1 municipality file(s) use the altinn channel, which kanari.yaml "
         "does not configure (first: municipalities/4601-bergen.yaml); fix: configure channels.altinn in "
@@ -407,7 +417,8 @@ def test_kommunenummer_of_three_digits(valid_config: ConfigDir) -> None:
             "    dedline: 30m",
             "kanari.yaml:20: channels.portal.dedline: unknown field (value: '30m'); fix: did you mean "
             "'deadline'? (the fields here are enabled, base_url, interval, deadline, poll_interval, "
-            "normal_latency, final_hop, concurrency, timeout, api_version, fiks_org_id, integrasjon_id, "
+            "normal_latency, final_hop, concurrency, timeout, api_version, time_zone, fiks_org_id, "
+            "integrasjon_id, "
             "integrasjon_passord, scope, max_payload_bytes, directory_cache)",
         ),
         (
@@ -426,7 +437,7 @@ def test_kommunenummer_of_three_digits(valid_config: ConfigDir) -> None:
             "did "
             "you mean 'interval'? (the fields here are enabled, interval, deadline, poll_interval, "
             "final_hop, "
-            "bydel)",
+            "bydel, api_version, confidential, recipient_organisasjonsnummer)",
         ),
     ],
 )

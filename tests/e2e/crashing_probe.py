@@ -15,13 +15,13 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from probe.channels.altinn import AltinnChannel
 from probe.channels.portal import PortalChannel
 from probe.cli import main
-from probe.ledger import Ledger
+from probe.ledger import CanaryRecord, Ledger
 from probe.readback import ReadbackClient
 
 
@@ -39,11 +39,13 @@ def after_async(function: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+# Patching the product's methods in this process is the point; mypy forbids assigning to a method,
+# hence the ignores below.
 point = os.environ["CRASH_AT"]
 if point == "intent":
     original_save = Ledger.save
 
-    def save(self: Ledger, records: Any) -> None:
+    def save(self: Ledger, records: Iterable[CanaryRecord]) -> None:
         records = list(records)
         original_save(self, records)
         if any(record.state == "intent" for record in records):

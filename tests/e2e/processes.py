@@ -95,6 +95,10 @@ def write_probe_config(
         audience=manifest.maskinporten.audience,
         key_file=str(manifest.maskinporten.key_file),
     )
+    data["business_certificate"] = {
+        "certificate_chain_file": str(manifest.maskinporten.certificate_chain_file),
+        "key_file": str(manifest.maskinporten.key_file),
+    }
     portal = data["channels"]["portal"]
     portal.update(base_url=manifest.portal.base_url,
                   integrasjon_passord={"file": str(manifest.portal.integrasjon_passord_file)})  # fmt: skip

@@ -30,6 +30,8 @@ EXPECTED: dict[str, dict[Channel, tuple[Verdict, Hop | None, Owner | None]]] = {
     "altinn.submit_error": {A: (Verdict.FAILED, Hop.ACCEPTED, Owner.DIGDIR)},
     "altinn.publish_failed": {A: (Verdict.FAILED, Hop.PUBLISHED, Owner.DIGDIR)},
     "municipality.never_fetches": {A: (Verdict.LOST, Hop.FETCHED, Owner.MUNICIPALITY)},
+    # The police failure: ordinary mail is opened, confidential mail seen by nobody.
+    "municipality.no_confidential_role": {A: (Verdict.LOST, Hop.FETCHED, Owner.MUNICIPALITY)},
     "ratelimit": {P: (Verdict.UNKNOWN, None, None), A: (Verdict.UNKNOWN, None, None)},
     "malformed": {P: (Verdict.UNKNOWN, None, None), A: (Verdict.UNKNOWN, None, None)},
 }

@@ -18,13 +18,17 @@ async def test_status_table_shows_last_verdicts_and_blame(tmp_path: Path) -> Non
         await probe.run_for(150)
         table = render_status(probe.config, probe.runtime.ledger.latest_per_route())
         lines = table.splitlines()
-        assert lines[0].split() == ["ROUTE", "MUNICIPALITY", "VENDOR", "LAST", "VERDICT", "BLAMED", "LATENCY",
-                                    "SENT", "(UTC)", "IN", "FLIGHT"]  # fmt: skip
+        assert lines[0].split() == ["ROUTE", "MUNICIPALITY", "VENDOR", "VERSION", "LAST", "VERDICT", "BLAMED",
+                                    "LATENCY", "SENT", "(UTC)", "IN", "FLIGHT", "DETAIL"]  # fmt: skip
         rows = {line.split()[0]: line for line in lines[1:]}
         assert set(rows) == {"portal/4601", "altinn/4601", "portal/0301", "altinn/0301"}
         assert "lost" in rows["portal/4601"]
         assert "registered/vendor" in rows["portal/4601"]
         assert "delivered" in rows["portal/0301"]
         assert "nordlys" in rows["portal/4601"]
+        # Oslo's office 03 takes only v1 of the report; Bergen's default receiver takes v2.
+        assert rows["portal/0301"].split()[3] == "v1"
+        assert rows["portal/4601"].split()[3] == "v2"
+        assert rows["altinn/4601"].split()[3] == "v1"
         problems = render_status(probe.config, probe.runtime.ledger.latest_per_route(), only_problems=True)
         assert [line.split()[0] for line in problems.splitlines()[1:]] == ["portal/4601"]

@@ -43,8 +43,14 @@ def test_needed_hops_follow_the_final_hop() -> None:
     assert needed_hops(record()) == (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED, Hop.REGISTERED)
     assert needed_hops(record(final_hop=Hop.RECEIPTED)) == (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED)
     assert needed_hops(record(Channel.ALTINN, Hop.FETCHED)) == (Hop.ACCEPTED, Hop.PUBLISHED, Hop.FETCHED)
-    # Altinn mail imported into a fagsystem is registered without anyone reading it.
+    # Altinn mail imported into a fagsystem is registered without anyone reading it, and an import with a
+    # write-scoped token never sets Fetched.
     assert Hop.READ not in needed_hops(record(Channel.ALTINN, Hop.REGISTERED))
+    assert needed_hops(record(Channel.ALTINN, Hop.REGISTERED)) == (
+        Hop.ACCEPTED,
+        Hop.PUBLISHED,
+        Hop.REGISTERED,
+    )
     assert needed_hops(record(unconfirmed=True)) == (Hop.REGISTERED,)
     assert needed_hops(record(final_hop=Hop.RECEIPTED, unconfirmed=True)) == ()
 

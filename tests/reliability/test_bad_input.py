@@ -15,7 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from probe.channels.altinn import parse_details
-from probe.channels.portal import _parse_bydeler, _parse_keys, parse_status_history
+from probe.channels.ks_directory import parse_bydeler, parse_keys
+from probe.channels.portal import parse_status_history
 from probe.clock import FakeClock
 from probe.errors import InvalidResponseError, Reason, UpstreamError
 from probe.readback import parse_registration
@@ -87,8 +88,8 @@ PARSERS = [
     (parse_status_history, PORTAL_HISTORY),
     (parse_details, ALTINN_DETAILS),
     (parse_registration, REGISTRATION),
-    (_parse_bydeler, BYDELER),
-    (lambda answer: _parse_keys(answer, 0.0), KEYS),
+    (parse_bydeler, BYDELER),
+    (lambda answer: parse_keys(answer, 0.0), KEYS),
 ]
 
 

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from probe.canary import cms
-from probe.canary.asice import build_asice
+from probe.canary.asice import ContainerSigner, build_asice
 from probe.canary.content import CanarySubject, altinn_correspondence, portal_report
 from probe.canary.identity import synthetic_fnr
 from probe.canary.marker import MarkerSigner
@@ -67,6 +67,8 @@ class Kit:
         mp = self.manifest.maskinporten
         self.client_key = load_key(mp.key_file)
         self.chain = x509.load_pem_x509_certificates(mp.certificate_chain_file.read_bytes())
+        # Kanari signs its containers with the business certificate of its Maskinporten key.
+        self.container_signer = ContainerSigner(self.chain, self.client_key)
         recipient = self.manifest.altinn.recipient_client
         self.recipient_key = load_key(recipient.key_file)
         self.passord = self.manifest.portal.integrasjon_passord_file.read_text().strip()
@@ -223,7 +225,8 @@ class Kit:
                 {
                     "bekymringsmelding.json": json.dumps(report, ensure_ascii=False).encode(),
                     "bekymringsmelding.pdf": pdf,
-                }
+                },
+                self.container_signer,
             )
         )
         files = (
@@ -335,15 +338,22 @@ class Kit:
 
 
 def municipality_of(
-    kit: Kit, vendor: str, *, imports_altinn: bool | None = None, exclude: tuple[str, ...] = ()
+    kit: Kit,
+    vendor: str,
+    *,
+    imports_altinn: bool | None = None,
+    exclude: tuple[str, ...] = (),
+    stottet_versjon: int | None = 2,
 ) -> str:
-    """A single-office municipality served by ``vendor``."""
+    """A single-office municipality served by ``vendor``; by default one whose office supports version 2
+    (what the kit sends unless told otherwise)."""
     for number, info in kit.manifest.municipalities.items():
         if (
             info.vendor == vendor
             and len(info.bydeler) == 1
             and number not in exclude
             and (imports_altinn is None or info.imports_altinn == imports_altinn)
+            and (stottet_versjon is None or info.bydeler[0].stottet_versjon == stottet_versjon)
         ):
             return number
     raise LookupError(vendor)

@@ -147,12 +147,13 @@ async def test_vendor_reject_falls_back_to_print(kit: Kit) -> None:
     faulty, healthy = pair(kit)
     await kit.fault("vendor.reject", faulty)
     rejected, accepted = await kit.send_report(faulty), await kit.send_report(healthy)
-    kit.advance(PAST_WORST_PORTAL + 400)
+    kit.advance(PAST_WORST_PORTAL + 700)  # print and the letter's hand-over to the post take up to 300 s each
     assert await kit.states(rejected.report_id) == [
         "AKSEPTERT",
         "SENDT_FAGSYSTEM",
         "AVVIST_FAGSYSTEM",
         "SENDT_PRINT",
+        "LEVERT",
     ]
     assert await kit.registered(faulty) == []
     assert (await kit.states(accepted.report_id))[-1] == "LEVERT"

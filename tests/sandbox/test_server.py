@@ -140,16 +140,22 @@ async def test_all_714_routes_at_once(kit: Kit) -> None:
     async def portal(number: str) -> tuple[str, str, str]:
         async with limit:
             subject = kit.subject(number)
-            print_cert, fiks_cert = await kit.keys(number, subject.bydelsnummer)
+            # Each office gets the newest version it supports, as Kanari negotiates it.
+            office = next(b for b in kit.manifest.municipalities[number].bydeler if b.standard_mottaker)
+            version = f"v{office.stottet_versjon}"
+            print_cert, fiks_cert = await kit.keys(number, subject.bydelsnummer, version)
+            report = portal_report(subject, version)
             container = build_asice(
                 {
-                    "bekymringsmelding.json": json.dumps(portal_report(subject), ensure_ascii=False).encode(),
+                    "bekymringsmelding.json": json.dumps(report, ensure_ascii=False).encode(),
                     "bekymringsmelding.pdf": pdf,
-                }
+                },
+                kit.container_signer,
             )
             response = await kit.http.post(
                 kit.fiks_url(
-                    f"mottak/fagsystem/{kit.manifest.portal.fiks_org_id}/{number}/{subject.bydelsnummer}/offentlig"
+                    f"mottak/fagsystem/{kit.manifest.portal.fiks_org_id}/{number}/{subject.bydelsnummer}/offentlig",
+                    version,
                 ),
                 headers=headers,
                 files={

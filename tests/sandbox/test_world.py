@@ -1,4 +1,5 @@
-"""The world's bookkeeping: finished items are forgotten after the retention, open ones never."""
+"""The world's bookkeeping: finished items are forgotten after the retention, open ones never; deviations
+from KS's contract are counted in one place."""
 
 from __future__ import annotations
 
@@ -28,3 +29,12 @@ async def test_retention_forgets_finished_items_only(kit: Kit) -> None:
     assert world.altinn.idempotent_keys == {}
     assert await kit.registered(kommunenummer) == []
     assert (await kit.status(finished.report_id)).status_code == 404
+
+
+async def test_one_deviation_counter_for_ks_and_the_fagsystems(kit: Kit) -> None:
+    world = kit.world
+    assert world.fagsystems.deviations is world.deviations
+    assert not world.deviations
+    response = await kit.http.get(world.urls.deviations)
+    assert response.status_code == 200
+    assert response.json() == {"cms_pkcs1v15": 0, "print_cms_pkcs1v15": 0}

@@ -23,6 +23,18 @@ def check_channels(settings: ProbeSettings, where: Where, errors: list[ConfigErr
                 "configure channels.portal and/or channels.altinn (see config/kanari.yaml)",
             )
         )
+    if settings.channels.get(Channel.PORTAL) is not None and settings.business_certificate is None:
+        errors.append(
+            ConfigError(
+                where(("channels", "portal")),
+                "business_certificate",
+                None,
+                "the portal channel needs the business certificate: KS's client signs the ASiC-E container "
+                "with it, and receiving systems refuse (to paper post) a container that is not signed",
+                "add business_certificate: {certificate_chain_file: ..., key_file: ...} to kanari.yaml "
+                "(the virksomhetssertifikat; the same files Maskinporten can use for x5c)",
+            )
+        )
     for channel in Channel:
         channel_settings = settings.channels.get(channel)
         if channel_settings is None:

@@ -6,7 +6,14 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
-from probe.config.models import ChannelSettings, MunicipalityChannel, ProbeSettings, Vendor
+from probe.config.models import (
+    AltinnSettings,
+    ChannelSettings,
+    MunicipalityChannel,
+    PortalSettings,
+    ProbeSettings,
+    Vendor,
+)
 from probe.config.routes import Route
 from probe.config.validation.channels import (
     Timing,
@@ -142,26 +149,68 @@ def _route(
         )
         return None
     municipality = item.model
+    confidential = _confidential(overrides, channel_settings)
+    if (
+        isinstance(channel_settings, AltinnSettings)
+        and not confidential
+        and channel_settings.ordinary_resource_id is None
+    ):
+        location = ("channels", channel.value, "confidential")
+        inherited_setting = overrides.confidential is None
+        context.errors.append(
+            ConfigError(
+                context.settings_where(location) if inherited_setting else item.document.where(location),
+                dotted(*location),
+                False,
+                "Altinn refuses ordinary mail on a resource for confidential mail (error 1060), and "
+                "kanari.yaml names no other resource",
+                "set channels.altinn.ordinary_resource_id in kanari.yaml, or remove confidential: false",
+            )
+        )
+        return None
     return Route(
         channel=channel,
         kommunenummer=municipality.kommunenummer,
         municipality_name=item.registered.name,
         county=item.registered.county,
-        orgnr=item.orgnr,
+        orgnr=overrides.recipient_organisasjonsnummer or item.orgnr,
         vendor=municipality.vendor,
         bydel=overrides.bydel or municipality.bydel,
         interval=overrides.interval or channel_settings.interval,
         deadline=timing.deadline,
         poll_interval=timing.poll_interval,
         final_hop=final_hop,
+        api_version=overrides.api_version
+        or (channel_settings.api_version if isinstance(channel_settings, PortalSettings) else "auto"),
+        confidential=confidential,
     )
+
+
+def _confidential(overrides: MunicipalityChannel, channel_settings: ChannelSettings) -> bool:
+    if not isinstance(channel_settings, AltinnSettings):
+        return False
+    return channel_settings.confidential if overrides.confidential is None else overrides.confidential
 
 
 def _addressing_problem(
     item: Accepted, channel: Channel, overrides: MunicipalityChannel
 ) -> ConfigError | None:
     prefix = ("channels", channel.value)
-    if channel is Channel.ALTINN and not item.orgnr:
+    only_on = {
+        "api_version": (overrides.api_version, Channel.PORTAL),
+        "confidential": (overrides.confidential, Channel.ALTINN),
+        "recipient_organisasjonsnummer": (overrides.recipient_organisasjonsnummer, Channel.ALTINN),
+    }
+    for field, (value, owner) in only_on.items():
+        if value is not None and channel is not owner:
+            return ConfigError(
+                item.document.where((*prefix, field)),
+                dotted(*prefix, field),
+                value,
+                f"only the {owner.value} channel has {field}",
+                f"move it to channels.{owner.value}.{field}, or remove it",
+            )
+    if channel is Channel.ALTINN and not item.orgnr and overrides.recipient_organisasjonsnummer is None:
         return ConfigError(
             item.document.where(prefix),
             "organisasjonsnummer",

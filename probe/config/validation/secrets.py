@@ -6,6 +6,7 @@ secrets are not present. Messages name the file or variable, never what is in it
 
 from __future__ import annotations
 
+import datetime as dt
 import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -162,33 +163,41 @@ def check_key_files(
         )
         rsa_key = None
     if maskinporten.certificate_chain_file is not None:
-        location = ("maskinporten", "certificate_chain_file")
-        try:
-            chain = load_certificate_chain(
-                resolve(maskinporten.certificate_chain_file), dotted(*location), where(location)
+        _chain_for_key(
+            resolve(maskinporten.certificate_chain_file),
+            written=maskinporten.certificate_chain_file,
+            location=("maskinporten", "certificate_chain_file"),
+            key=rsa_key,
+            key_field="maskinporten.key_file",
+            where=where,
+            errors=errors,
+            warnings=warnings,
+        )
+    business = settings.business_certificate
+    if business is not None:
+        location = ("business_certificate", "key_file")
+        business_key = _private_key(resolve(business.key_file), location, where, errors)
+        if business_key is not None and not isinstance(business_key, RSAPrivateKey):
+            errors.append(
+                ConfigError(
+                    where(location),
+                    dotted(*location),
+                    str(business.key_file),
+                    "not an RSA key (business certificates are RSA)",
+                    "use the private key of the business certificate (virksomhetssertifikat)",
+                )
             )
-        except ConfigError as error:
-            errors.append(error)
-        else:
-            if not chain:
-                errors.append(
-                    ConfigError(
-                        where(location),
-                        dotted(*location),
-                        str(maskinporten.certificate_chain_file),
-                        "holds no certificate",
-                    )
-                )
-            elif rsa_key is not None and chain[0].public_key() != rsa_key.public_key():
-                errors.append(
-                    ConfigError(
-                        where(location),
-                        dotted(*location),
-                        str(maskinporten.certificate_chain_file),
-                        "the first certificate is not for maskinporten.key_file",
-                        "put the business certificate of that key first, then its issuers",
-                    )
-                )
+            business_key = None
+        _chain_for_key(
+            resolve(business.certificate_chain_file),
+            written=business.certificate_chain_file,
+            location=("business_certificate", "certificate_chain_file"),
+            key=business_key,
+            key_field="business_certificate.key_file",
+            where=where,
+            errors=errors,
+            warnings=warnings,
+        )
     _previous_keys(settings, resolve, where, errors)
     if settings.http.ca_bundle is not None:
         location = ("http", "ca_bundle")
@@ -196,6 +205,63 @@ def check_key_files(
             load_certificate_chain(resolve(settings.http.ca_bundle), dotted(*location), where(location))
         except ConfigError as error:
             errors.append(error)
+
+
+# A certificate that expires within this many days is warned about on every `config check`: renewing a
+# business certificate takes weeks (ordering, delivery, registering the new one with KS and Maskinporten).
+EXPIRY_WARNING_DAYS = 30
+
+
+def _chain_for_key(
+    path: Path,
+    *,
+    written: Path,
+    location: Location,
+    key: RSAPrivateKey | None,
+    key_field: str,
+    where: Where,
+    errors: list[ConfigError],
+    warnings: list[str],
+) -> None:
+    """A PEM chain, leaf first, whose leaf is ``key``'s certificate and valid now."""
+    field = dotted(*location)
+    try:
+        chain = load_certificate_chain(path, field, where(location))
+    except ConfigError as error:
+        errors.append(error)
+        return
+    if not chain:
+        errors.append(ConfigError(where(location), field, str(written), "holds no certificate"))
+        return
+    leaf = chain[0]
+    if key is not None and leaf.public_key() != key.public_key():
+        errors.append(
+            ConfigError(
+                where(location),
+                field,
+                str(written),
+                f"the first certificate is not for {key_field}",
+                "put the business certificate of that key first, then its issuers",
+            )
+        )
+    now = dt.datetime.now(dt.UTC)
+    expires = leaf.not_valid_after_utc
+    if expires <= now or leaf.not_valid_before_utc > now:
+        errors.append(
+            ConfigError(
+                where(location),
+                field,
+                str(written),
+                f"the certificate is not valid now (valid {leaf.not_valid_before_utc:%Y-%m-%d} to "
+                f"{expires:%Y-%m-%d})",
+                "renew the business certificate and register the new one",
+            )
+        )
+    elif expires - now < dt.timedelta(days=EXPIRY_WARNING_DAYS):
+        warnings.append(
+            f"{where(location)}: {field}: the certificate expires on {expires:%Y-%m-%d} "
+            f"({(expires - now).days} days left); renew it and register the new one"
+        )
 
 
 def _private_key(
