@@ -2,7 +2,7 @@
 # Kanari: the probe as a container. Multi-stage: the first stage builds a virtualenv with `pip install .`,
 # the final stage copies only that virtualenv onto a clean slim base and runs as a fixed non-root UID.
 #
-#   docker build -t kanari .
+#   docker build --build-arg VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)" -t kanari .
 #   docker run -v "$PWD/config:/etc/kanari:ro" -v "$PWD/secrets:/etc/secrets:ro" -p 9464:9464 kanari
 #
 # The base is pinned by tag; pin it by digest too (python:3.11.13-slim-bookworm@sha256:...) where your
@@ -22,7 +22,8 @@ RUN /opt/kanari/bin/pip install --no-cache-dir . \
     && /opt/kanari/bin/kanari --version
 
 FROM ${PYTHON_IMAGE}
-ARG VERSION=0.1.0
+# The version lives in pyproject.toml alone; the label takes it from the build argument above.
+ARG VERSION
 LABEL org.opencontainers.image.title="kanari" \
       org.opencontainers.image.description="Synthetic end-to-end probe for Norway's child-welfare concern reports (bekymringsmeldinger)" \
       org.opencontainers.image.version="${VERSION}" \

@@ -43,10 +43,10 @@ from probe.canary.pdf import render_pdf
 from probe.clock import to_rfc3339
 from probe.config.registry import Registry
 from probe.config.routes import Route
-from probe.engine.canaries import CanaryFactory
-from probe.engine.schedule import RouteSchedule
+from probe.engine.factory import CanaryFactory
 from probe.hops import Channel, Hop
 from probe.sandbox.manifest import Manifest, load_manifest
+from probe.scheduling.route_schedule import RouteSchedule
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 PORTAL_DONE = {"LEVERT", "AVVIST_FAGSYSTEM", "SENDT_PRINT", "AVVIST_PRINT"}

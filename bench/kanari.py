@@ -36,18 +36,19 @@ import probe.canary.cms
 import probe.channels.portal
 from bench.procstat import cpu_seconds, pin_to, rss_bytes
 from bench.workload import Timing, add_run_arguments, bench_routes, kind_of
-from probe.canary.marker import MarkerSigner, generate_signing_key
-from probe.cli.sandboxing import demo_overrides, load_for_sandbox, tailor
+from probe.canary.marker import MarkerSigner
 from probe.clock import SystemClock
+from probe.config.keyfiles import generate_signing_key
 from probe.config.loader import KanariConfig
 from probe.config.registry import Registry
-from probe.engine.canaries import CanaryFactory
+from probe.engine.factory import CanaryFactory
 from probe.hops import Hop
+from probe.lifecycle import record as lifecycle
 from probe.runtime import Runtime, build_runtime
+from probe.sandbox.harness import demo_overrides, load_for_sandbox, tailor
 from probe.sandbox.manifest import Manifest, load_manifest
 from probe.sandbox.settings import REPOSITORY
 from probe.service import ProbeService
-from probe.web import render_metrics
 
 DEMO_CONFIG = REPOSITORY / "config" / "sandbox"
 
@@ -109,14 +110,14 @@ class Instruments:
         self.lags: list[tuple[float, float]] = []
         self.requests: collections.Counter[str] = collections.Counter()
         self.meter = CpuMeter()
-        lag = runtime.metrics.scheduler_lag
-        observe = lag.observe
+        metrics = runtime.metrics
+        started = metrics.send_started
 
-        def observe_lag(amount: float, exemplar: Any = None) -> None:
-            self.lags.append((time.time(), amount))
-            observe(amount, exemplar)
+        def send_started(*, late_by: float) -> None:
+            self.lags.append((time.time(), late_by))
+            started(late_by=late_by)
 
-        setattr(lag, "observe", observe_lag)  # noqa: B010 - instance attribute over the method
+        setattr(metrics, "send_started", send_started)  # noqa: B010 - instance attribute over the method
         ledger = runtime.ledger
         setattr(ledger, "save", self.meter.wrap("ledger", ledger.save))  # noqa: B010
         for name in ("render_pdf", "build_asice", "portal_report"):
@@ -205,7 +206,7 @@ async def scrape(runtime: Runtime, url: str, repeats: int = 5) -> dict[str, Any]
     body = b""
     for _ in range(repeats):
         started = time.perf_counter()
-        body = render_metrics(runtime.registry)
+        body = runtime.metrics.exposition()
         times.append(time.perf_counter() - started)
     async with httpx.AsyncClient() as client:
         started = time.perf_counter()
@@ -241,11 +242,10 @@ def hold_in_flight(runtime: Runtime, routes: int) -> dict[str, Any]:
     now = time.time()
     for route in engine.routes[:routes]:
         record, _ = factory.create(route, now)
-        record.state = "in_flight"
-        record.upstream_id = str(uuid.uuid4())
-        record.hops[Hop.ACCEPTED] = now
-        engine.book.add(record)
-    engine.book.flush()
+        engine.canaries.add(record)
+        with engine.canaries.changing(record):
+            lifecycle.accept(record, str(uuid.uuid4()), now, None)
+    engine.canaries.flush()
     gc.collect()
     traced = tracemalloc.get_traced_memory()[0] - traced_before
     tracemalloc.stop()

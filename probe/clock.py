@@ -8,7 +8,6 @@ transitions at exact instants without sleeping. Times are Unix seconds as ``floa
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 import zoneinfo
@@ -24,10 +23,6 @@ class Clock(Protocol):
         """Current time in Unix seconds."""
         ...
 
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of this clock's time."""
-        ...
-
 
 class SystemClock:
     """The real clock."""
@@ -36,13 +31,9 @@ class SystemClock:
         """Current time in Unix seconds."""
         return time.time()
 
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of real time."""
-        await asyncio.sleep(max(0.0, seconds))
-
 
 class FakeClock:
-    """A clock that moves only when told to; ``sleep`` advances it instead of waiting."""
+    """A clock that moves only when told to."""
 
     def __init__(self, start: float = 1_767_225_600.0) -> None:  # 2026-01-01T00:00:00Z
         self._now = start
@@ -61,11 +52,6 @@ class FakeClock:
     def set(self, instant: float) -> None:
         """Move time forward to ``instant``."""
         self.advance(instant - self._now)
-
-    async def sleep(self, seconds: float) -> None:
-        """Advance the clock instead of waiting, yielding once to the event loop."""
-        self.advance(max(0.0, seconds))
-        await asyncio.sleep(0)
 
 
 def to_datetime(instant: float) -> dt.datetime:

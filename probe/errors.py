@@ -21,7 +21,7 @@ message text. Messages never carry secrets (tokens, passwords, keys, assertions)
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 
 class Reason(enum.StrEnum):
@@ -139,9 +139,3 @@ class MarkerError(KanariError):
 
 class LedgerError(KanariError):
     """The canary ledger could not be read or written."""
-
-
-def config_errors(errors: Sequence[ConfigError]) -> None:
-    """Raise :class:`InvalidConfigError` if ``errors`` is not empty."""
-    if errors:
-        raise InvalidConfigError(errors)

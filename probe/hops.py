@@ -95,14 +95,6 @@ def hops_until(channel: Channel, final_hop: Hop) -> tuple[Hop, ...]:
     return needed
 
 
-def first_missing_hop(channel: Channel, final_hop: Hop, reached: set[Hop]) -> Hop | None:
-    """The first hop a canary must reach but has not, or ``None`` when every needed hop is reached."""
-    for hop in hops_until(channel, final_hop):
-        if hop not in reached:
-            return hop
-    return None
-
-
 def default_final_hop(channel: Channel, vendor_has_readback: bool) -> Hop:
     """DESIGN section 2: ``registered`` on the portal when the vendor has read-back, else
     ``receipted``; ``fetched`` on Altinn."""

@@ -10,36 +10,32 @@ from __future__ import annotations
 import dataclasses
 import random
 import ssl
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import certifi
 import httpx
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from prometheus_client import CollectorRegistry
 
 from probe import __version__
 from probe.canary.asice import ContainerSigner
-from probe.canary.marker import MarkerSigner, MarkerVerifier, jwks, load_public_key, load_signing_key
+from probe.canary.marker import MarkerSigner, MarkerVerifier, jwks
 from probe.channels.altinn import AltinnChannel
 from probe.channels.base import ChannelAdapter
 from probe.channels.portal import PortalChannel
+from probe.checks.readback import ReadbackClient
 from probe.clock import Clock
-from probe.config.keyfiles import load_certificate_chain, load_private_key
 from probe.config.loader import KanariConfig
 from probe.config.routes import Route
-from probe.engine.canaries import CanaryFactory
-from probe.engine.engine import Engine
-from probe.engine.polling import PollSettings
+from probe.engine.core import Engine, PollSettings
+from probe.engine.factory import CanaryFactory
 from probe.errors import ConfigError
 from probe.hops import Channel
-from probe.ledger import Ledger
-from probe.maskinporten import MaskinportenClient
-from probe.metrics import Metrics, geometric_buckets
-from probe.readback import ReadbackClient
-from probe.upstream import Upstream, connection_limits, pooled_transport
+from probe.ledger.sqlite import Ledger
+from probe.metrics.metric_set import Metrics, geometric_buckets
+from probe.transport.maskinporten import MaskinportenClient
+from probe.transport.pool import connection_limits, pooled_transport
+from probe.transport.upstream import Upstream
 
 
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -110,8 +106,14 @@ def build_runtime(
     ledger_path: Path | None = None,
     seed: int | None = None,
 ) -> Runtime:
-    """Build the probe for ``config`` (all its routes unless ``routes`` is given)."""
+    """Build the probe for ``config`` (all its routes unless ``routes`` is given). ``config`` must have
+    been loaded with its secrets: the probe signs and authenticates with its keys."""
     settings = config.settings
+    keys = config.keys
+    if keys is None:
+        raise ConfigError(
+            "kanari.yaml", "signing.key_file", None, "the configuration was loaded without its key files"
+        )
     routes = config.routes if routes is None else routes
     registry = registry or CollectorRegistry()
     ca_bundle = config.path(settings.http.ca_bundle) if settings.http.ca_bundle else None
@@ -131,17 +133,20 @@ def build_runtime(
     upstreams = {"maskinporten": upstream("maskinporten", 4, 10.0)}
     maskinporten = MaskinportenClient(
         settings.maskinporten,
-        _rsa_key(config),
+        keys.maskinporten_key,
         upstreams["maskinporten"],
         clock,
-        _certificate_chain(config),
+        keys.maskinporten_chain,
     )
     adapters: dict[Channel, ChannelAdapter] = {}
     portal = settings.channels.get(Channel.PORTAL)
     if portal is not None and settings.channels.portal is not None:
+        if keys.business_chain is None or keys.business_key is None:
+            raise ConfigError("kanari.yaml", "business_certificate", None, "the portal channel needs it")
         upstreams["portal"] = upstream("portal", portal.concurrency, portal.timeout)
+        signer = ContainerSigner(keys.business_chain, keys.business_key)
         adapters[Channel.PORTAL] = PortalChannel(
-            settings.channels.portal, upstreams["portal"], maskinporten, clock, _container_signer(config)
+            settings.channels.portal, upstreams["portal"], maskinporten, clock, signer
         )
     altinn = settings.channels.get(Channel.ALTINN)
     if altinn is not None and settings.channels.altinn is not None:
@@ -156,7 +161,6 @@ def build_runtime(
             upstreams[name] = upstream("readback", settings.readback.concurrency, settings.readback.timeout)
             readback[vendor.id] = ReadbackClient(vendor, upstreams[name], maskinporten)
 
-    signing_key, public_keys = _marker_keys(config)
     buckets = geometric_buckets(
         min(route.poll_interval for route in routes) if routes else 15.0,
         max(route.deadline for route in routes) if routes else 3600.0,
@@ -170,8 +174,8 @@ def build_runtime(
         metrics=metrics,
         adapters=adapters,
         readback=readback,
-        factory=CanaryFactory(MarkerSigner(signing_key, settings.signing.key_id), random.Random(seed)),
-        verifier=MarkerVerifier(public_keys, settings.signing.max_age),
+        factory=CanaryFactory(MarkerSigner(keys.marker_key, keys.marker_key_id), random.Random(seed)),
+        verifier=MarkerVerifier(keys.marker_public_keys, settings.signing.max_age),
         poll_settings=PollSettings(
             readback_interval=settings.readback.poll_interval,
             blind_grace=settings.blind_grace,
@@ -182,56 +186,13 @@ def build_runtime(
         seed=seed or 0,
     )
     return Runtime(
-        config, clients, registry, metrics, ledger, engine, upstreams, maskinporten, jwks(public_keys)
+        config,
+        clients,
+        registry,
+        metrics,
+        ledger,
+        engine,
+        upstreams,
+        maskinporten,
+        jwks(keys.marker_public_keys),
     )
-
-
-def _rsa_key(config: KanariConfig) -> RSAPrivateKey:
-    settings = config.settings.maskinporten
-    key = load_private_key(config.path(settings.key_file), "maskinporten.key_file", "kanari.yaml")
-    if not isinstance(key, RSAPrivateKey):
-        raise ConfigError("kanari.yaml", "maskinporten.key_file", str(settings.key_file), "not an RSA key")
-    return key
-
-
-def _certificate_chain(config: KanariConfig) -> list[Any]:
-    chain_file = config.settings.maskinporten.certificate_chain_file
-    if chain_file is None:
-        return []
-    return load_certificate_chain(
-        config.path(chain_file), "maskinporten.certificate_chain_file", "kanari.yaml"
-    )
-
-
-def _container_signer(config: KanariConfig) -> ContainerSigner:
-    business = config.settings.business_certificate
-    if business is None:
-        raise ConfigError("kanari.yaml", "business_certificate", None, "the portal channel needs it")
-    key = load_private_key(config.path(business.key_file), "business_certificate.key_file", "kanari.yaml")
-    if not isinstance(key, RSAPrivateKey):
-        raise ConfigError(
-            "kanari.yaml", "business_certificate.key_file", str(business.key_file), "not an RSA key"
-        )
-    chain = load_certificate_chain(
-        config.path(business.certificate_chain_file),
-        "business_certificate.certificate_chain_file",
-        "kanari.yaml",
-    )
-    try:
-        return ContainerSigner(chain, key)
-    except ValueError as error:
-        raise ConfigError(
-            "kanari.yaml",
-            "business_certificate.certificate_chain_file",
-            str(business.certificate_chain_file),
-            str(error),
-        ) from None
-
-
-def _marker_keys(config: KanariConfig) -> tuple[Ed25519PrivateKey, Mapping[str, Ed25519PublicKey]]:
-    signing = config.settings.signing
-    key = load_signing_key(config.path(signing.key_file), "signing.key_file", "kanari.yaml")
-    public_keys: dict[str, Ed25519PublicKey] = {signing.key_id: key.public_key()}
-    for previous in signing.previous_public_keys:
-        public_keys[previous.key_id] = load_public_key(config.path(previous.public_key_file))
-    return key, public_keys

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from probe.engine.scheduler import TickScheduler
+from probe.http.app import create_app
+from probe.http.server import HttpServer
 from probe.runtime import Runtime
-from probe.serving import HttpServer
-from probe.web import create_app
+from probe.scheduling.ticks import TickScheduler
 
 log = logging.getLogger("kanari.service")
 
@@ -42,7 +42,7 @@ class ProbeService:
         basic_auth = None
         if settings.metrics.basic_auth_username and settings.metrics.basic_auth_password:
             basic_auth = (settings.metrics.basic_auth_username, settings.metrics.basic_auth_password.value())
-        self._app = create_app(runtime.registry, self.readiness, runtime.jwks, basic_auth)
+        self._app = create_app(runtime.metrics.exposition, self.readiness, runtime.jwks, basic_auth)
         self.server = HttpServer(listen or settings.listen)
 
     def readiness(self) -> dict[str, bool]:

@@ -21,19 +21,16 @@ import base64
 import binascii
 import dataclasses
 import json
-import os
 import re
 import uuid
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from probe.config.keyfiles import load_private_key
-from probe.errors import ConfigError, MarkerError
+from probe.errors import MarkerError
 from probe.hops import Channel
 
 PREFIX = "KANARI1"
@@ -225,89 +222,6 @@ def _b64decode(text: str, part: str) -> bytes:
         return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError):
         raise MarkerError(f"marker: {part} is not base64url") from None
-
-
-# Keys ----------------------------------------------------------------------------------------------------
-
-
-def generate_signing_key(path: Path) -> None:
-    """Write a new Ed25519 private key to ``path`` as unencrypted PKCS#8 PEM with mode 0600.
-
-    Never overwrites: if ``path`` exists (or appears meanwhile: the file is created exclusively), raises
-    :class:`~probe.errors.ConfigError`, because replacing a signing key silently would make every marker in
-    flight unverifiable and lose the old key for good. Rotate by writing a new file and keeping the old
-    public key among ``previous_public_keys``.
-    """
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        raise ConfigError(
-            str(path),
-            "key_file",
-            "exists",
-            "refusing to overwrite an existing file",
-            "choose another path; keep the old key's public half for rotation",
-        ) from None
-    except OSError as error:
-        raise ConfigError(
-            str(path), "key_file", str(path), f"cannot create key file: {error.strerror}"
-        ) from None
-    try:
-        # The umask may only have narrowed 0600; set it exactly, before any secret is written.
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(pem)
-            file.flush()
-            os.fsync(file.fileno())
-    except OSError as error:
-        path.unlink(missing_ok=True)
-        raise ConfigError(
-            str(path), "key_file", str(path), f"cannot write key file: {error.strerror}"
-        ) from None
-
-
-def load_signing_key(
-    path: Path, field: str = "key_file", config_file: str | None = None
-) -> Ed25519PrivateKey:
-    """The Ed25519 private key in ``path`` (PEM), refusing a file group or others can read.
-
-    Raises :class:`~probe.errors.ConfigError` naming ``config_file`` (default the key file itself) and
-    ``field``, never the key's contents, when the file cannot be read, is readable by others, or is not
-    an Ed25519 key.
-    """
-    config_file = config_file or str(path)
-    key = load_private_key(path, field, config_file)
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(
-            config_file,
-            field,
-            str(path),
-            "not an Ed25519 private key",
-            "write one with `kanari keys generate`",
-        )
-    return key
-
-
-def load_public_key(path: Path) -> Ed25519PublicKey:
-    """A previously used Ed25519 public key (PEM SubjectPublicKeyInfo), kept to verify markers signed
-    before a rotation. Public, so its permissions are not checked. Raises
-    :class:`~probe.errors.ConfigError` when unreadable or not an Ed25519 public key."""
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise ConfigError(
-            str(path), "public_key_file", str(path), f"cannot read public key file: {error.strerror}"
-        ) from None
-    try:
-        key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        raise ConfigError(str(path), "public_key_file", str(path), "not a PEM public key") from None
-    if not isinstance(key, Ed25519PublicKey):
-        raise ConfigError(str(path), "public_key_file", str(path), "not an Ed25519 public key")
-    return key
 
 
 def jwks(public_keys: Mapping[str, Ed25519PublicKey]) -> dict[str, Any]:

@@ -39,15 +39,14 @@ from probe.config.models import AltinnSettings
 from probe.config.routes import Route
 from probe.errors import InvalidResponseError, Reason, UpstreamError
 from probe.hops import Channel, Hop
-from probe.maskinporten import MaskinportenClient
-from probe.upstream import Upstream
+from probe.transport.maskinporten import MaskinportenClient
+from probe.transport.upstream import Upstream
 
 # Altinn 3 Correspondence has one API version, in every path.
 API_VERSION = "v1"
 CORRESPONDENCE = f"/correspondence/api/{API_VERSION}/correspondence"
 HOP_OF_STATUS = {"Published": Hop.PUBLISHED, "Fetched": Hop.FETCHED, "Read": Hop.READ}
 FAILURE_STATUSES = frozenset({"Failed"})
-HOP_ORDER = (Hop.PUBLISHED, Hop.FETCHED, Hop.READ)
 # Altinn tokens live 30 minutes; without a readable ``exp``, assume less.
 FALLBACK_TOKEN_LIFETIME = 600.0
 TOKEN_REFRESH_MARGIN = 60.0
@@ -226,7 +225,7 @@ def parse_details(answer: Any) -> Observation:
             ) from None
     current = answer.get("status")
     return observation_from_events(
-        events, HOP_OF_STATUS, FAILURE_STATUSES, HOP_ORDER, current if isinstance(current, str) else None
+        events, Channel.ALTINN, HOP_OF_STATUS, FAILURE_STATUSES, current if isinstance(current, str) else None
     )
 
 

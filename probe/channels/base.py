@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from probe import diagnostics
 from probe.canary.content import CanarySubject
 from probe.config.routes import Route
-from probe.hops import Channel, Hop
+from probe.hops import Channel, Hop, hops_of
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -45,9 +45,9 @@ class StatusEvent:
 
 def observation_from_events(
     events: Iterable[StatusEvent],
+    channel: Channel,
     hop_of_status: Mapping[str, Hop],
     failure_statuses: frozenset[str],
-    hop_order: Sequence[Hop],
     current_status: str | None = None,
 ) -> Observation:
     """Turn an upstream's status history into an :class:`Observation`.
@@ -63,6 +63,8 @@ def observation_from_events(
     ``SENDT_PRINT`` still comes after it.
     """
     ordered = sorted(events, key=lambda event: event.at)
+    # The hops the statuses name, in the channel's order (probe.hops).
+    hop_order = [hop for hop in hops_of(channel) if hop in hop_of_status.values()]
     reached: dict[Hop, float] = {}
     failed: str | None = None
     detail: str | None = None

@@ -36,12 +36,11 @@ from probe.config.models import PortalSettings
 from probe.config.routes import Route
 from probe.errors import InvalidResponseError, Reason, UpstreamError
 from probe.hops import Channel, Hop
-from probe.maskinporten import MaskinportenClient
-from probe.upstream import Upstream
+from probe.transport.maskinporten import MaskinportenClient
+from probe.transport.upstream import Upstream
 
 HOP_OF_STATUS = {"AKSEPTERT": Hop.ACCEPTED, "SENDT_FAGSYSTEM": Hop.FORWARDED, "LEVERT": Hop.RECEIPTED}
 FAILURE_STATUSES = frozenset({"AVVIST_FAGSYSTEM", "SENDT_PRINT", "AVVIST_PRINT"})
-HOP_ORDER = (Hop.ACCEPTED, Hop.FORWARDED, Hop.RECEIPTED)
 # The office list is asked in the newest API version: only v2 says which report version each office takes.
 DIRECTORY_VERSION = "v2"
 
@@ -215,4 +214,4 @@ def parse_status_history(answer: Any, time_zone: str = NORWAY) -> Observation:
         if at is None:
             raise InvalidResponseError(Channel.PORTAL.value, "status entry with a malformed tidspunkt")
         events.append(StatusEvent(at, entry["tilstand"], description if isinstance(description, str) else ""))
-    return observation_from_events(events, HOP_OF_STATUS, FAILURE_STATUSES, HOP_ORDER)
+    return observation_from_events(events, Channel.PORTAL, HOP_OF_STATUS, FAILURE_STATUSES)

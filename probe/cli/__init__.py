@@ -10,9 +10,6 @@ from collections.abc import Sequence
 from probe import __version__
 from probe.cli import checking, keys, onboarding, probing, rendering, sandboxing, status
 
-# Exit codes: 0 success, 1 the thing checked is not healthy/valid, 2 usage or configuration error.
-EXIT_USAGE = 2
-
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""

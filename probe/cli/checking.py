@@ -16,12 +16,12 @@ from typing import Any
 from cryptography import x509
 
 from probe.cli.common import add_config_argument
+from probe.cli.exits import Exit
 from probe.config.loader import KanariConfig, check_config
 from probe.config.registry import Municipality
 from probe.errors import ConfigError
 from probe.hops import Channel
 
-EXIT_VALID, EXIT_INVALID = 0, 1
 # Enough names to see what is missing at a glance; --missing lists them all.
 SHOWN_MISSING = 12
 
@@ -62,11 +62,11 @@ def command_check(arguments: argparse.Namespace) -> int:
                 print(line)
     if result.errors:
         print(f"{arguments.config}: not valid ({len(result.errors)} problem(s) above)")
-        return EXIT_INVALID
+        return Exit.FAILED
     routes = len(result.config.routes) if result.config else 0
     skipped = " (secrets and key files not checked)" if arguments.skip_secrets else ""
     print(f"{arguments.config}: valid ({routes} routes){skipped}")
-    return EXIT_VALID
+    return Exit.OK
 
 
 _PLACE = re.compile(r"^(?P<file>.*?)(?::(?P<line>\d+))?$")

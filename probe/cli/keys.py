@@ -11,10 +11,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
-from probe.canary.marker import generate_signing_key, jwks, load_signing_key
+from probe.canary.marker import jwks
+from probe.cli.exits import Exit
+from probe.config.keyfiles import generate_signing_key, load_signing_key
 from probe.errors import ConfigError, KanariError
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_commands(commands: Any) -> None:
@@ -62,12 +62,12 @@ def command_generate(arguments: argparse.Namespace) -> int:
             raise
     except KanariError as error:
         print(f"kanari keys generate: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     print(f"wrote {out} (private, mode 0600) and {public} (public)")
     print(f"set signing.key_file to {out} and signing.key_id to {arguments.key_id!r};")
     print(f"after the next rotation, list {public} under signing.previous_public_keys")
     print(json.dumps(jwks({arguments.key_id: key.public_key()}), indent=2))
-    return EXIT_OK
+    return Exit.OK
 
 
 def _write_public_key(path: Path, pem: bytes) -> None:

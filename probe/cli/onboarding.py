@@ -14,11 +14,10 @@ from typing import Any
 
 from probe.cli.checking import sort_problems
 from probe.cli.common import add_config_argument
+from probe.cli.exits import Exit
 from probe.config.loader import check_config
 from probe.config.onboarding import OnboardingRefusedError, OnboardRequest, Plan, plan, write
 from probe.hops import Channel
-
-EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
 def add_commands(commands: Any) -> None:
@@ -91,7 +90,7 @@ def command_onboard(arguments: argparse.Namespace) -> int:
         print(f"kanari onboard: nothing written, {len(refused.errors)} problem(s):", file=sys.stderr)
         for error in refused.errors:
             print(f"  {error.render()}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     for warning in planned.warnings:
         print(f"warning: {warning}")
     municipality = planned.municipality
@@ -124,4 +123,4 @@ def _check_and_advise(arguments: argparse.Namespace, planned: Plan) -> int:
     )
     print("  3. Open a merge request with the file; the operations centre reviews it, runs")
     print("     `kanari config check` and `make render`, and merges. See docs/municipalities.md.")
-    return EXIT_INVALID if result.errors else EXIT_OK
+    return Exit.FAILED if result.errors else Exit.OK

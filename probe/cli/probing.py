@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from probe.cli.common import add_config_argument, load_or_explain, run_until_signalled
+from probe.cli.exits import Exit
 from probe.clock import SystemClock
 from probe.config.loader import KanariConfig
-from probe.engine.verdict import delivered_at
 from probe.errors import KanariError
 from probe.hops import Channel, Verdict, hops_until
-from probe.ledger import CanaryRecord
+from probe.lifecycle.record import CanaryRecord
+from probe.lifecycle.verdict import delivered_at
 from probe.runtime import build_runtime
 from probe.service import ProbeService
-
-EXIT_OK, EXIT_NOT_DELIVERED, EXIT_USAGE = 0, 1, 2
 
 
 def add_commands(commands: Any) -> None:
@@ -42,7 +41,7 @@ def command_run(arguments: argparse.Namespace) -> int:
     """``kanari run``."""
     config = load_or_explain(arguments.config)
     if config is None:
-        return EXIT_USAGE
+        return Exit.USAGE
     return run_until_signalled(lambda stop: serve(config, stop, arguments.listen))
 
 
@@ -51,14 +50,14 @@ async def serve(config: KanariConfig, stop: asyncio.Event, listen: str | None = 
     service = ProbeService(build_runtime(config, SystemClock()), listen)
     print(f"kanari: probing {len(config.routes)} routes; metrics at {service.url}/metrics", flush=True)
     await service.run(stop)
-    return EXIT_OK
+    return Exit.OK
 
 
 def command_once(arguments: argparse.Namespace) -> int:
     """``kanari once``."""
     config = load_or_explain(arguments.config)
     if config is None:
-        return EXIT_USAGE
+        return Exit.USAGE
     channel = Channel(arguments.channel)
     route = next(
         (r for r in config.routes if r.channel is channel and r.kommunenummer == arguments.municipality), None
@@ -69,12 +68,12 @@ def command_once(arguments: argparse.Namespace) -> int:
             "(is its file in municipalities/ and the channel enabled?)",
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return Exit.USAGE
     try:
         return asyncio.run(once(config, route.key))
     except KanariError as error:
         print(f"kanari once: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
 
 
 async def once(config: KanariConfig, key: tuple[Channel, str], tick: float = 1.0) -> int:
@@ -115,7 +114,7 @@ def _report(record: CanaryRecord) -> int:
         arrived = delivered_at(record)
         latency = (arrived - record.created_at) if arrived is not None else 0.0
         print(f"delivered in {latency:.1f} s")
-        return EXIT_OK
+        return Exit.OK
     blame = ""
     if record.blamed_hop is not None:
         owner = record.blamed_owner.value if record.blamed_owner else "unknown"
@@ -123,4 +122,4 @@ def _report(record: CanaryRecord) -> int:
     reason = f" (send failed: {record.failure_reason})" if record.failure_reason else ""
     verdict = record.verdict.value if record.verdict else "unresolved"
     print(f"{verdict}{blame}{reason}")
-    return EXIT_NOT_DELIVERED
+    return Exit.FAILED

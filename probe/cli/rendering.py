@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from probe.cli.common import add_config_argument
+from probe.cli.exits import Exit
 from probe.config.loader import KanariConfig, load_config
 from probe.errors import InvalidConfigError, KanariError
 from probe.render.artefacts import Artefact, Kind, drift, render, render_all, write
 from probe.render.timing import PRODUCTION
 
-EXIT_OK, EXIT_DRIFT, EXIT_USAGE = 0, 1, 2
 ALL = "all"
 
 
@@ -80,11 +80,11 @@ def command_render(arguments: argparse.Namespace) -> int:
     """``kanari render KIND``."""
     config = _load(arguments.config)
     if config is None:
-        return EXIT_USAGE
+        return Exit.USAGE
     compress = getattr(arguments, "compress", None)
     if compress is not None and compress <= 0:
         print("kanari render: --compress must be positive", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
     timing = PRODUCTION.compressed(compress) if compress is not None else PRODUCTION
     sink_base = getattr(arguments, "webhook_sink", None)
     sink = (lambda name: f"{sink_base.rstrip('/')}/{name}") if sink_base else None
@@ -97,9 +97,9 @@ def command_render(arguments: argparse.Namespace) -> int:
         if to_stdout:
             if arguments.check:
                 print("kanari render: --check needs a file, not standard output", file=sys.stderr)
-                return EXIT_USAGE
+                return Exit.USAGE
             sys.stdout.write("".join(artefact.text for artefact in artefacts))
-            return EXIT_OK
+            return Exit.OK
     return _check(artefacts) if arguments.check else _write(artefacts)
 
 
@@ -112,13 +112,13 @@ def _check(artefacts: list[Artefact]) -> int:
             f"{len(diffs)} file(s) differ from a fresh render; run `kanari render` and commit",
             file=sys.stderr,
         )
-        return EXIT_DRIFT
+        return Exit.FAILED
     print(f"{len(artefacts)} file(s) match a fresh render")
-    return EXIT_OK
+    return Exit.OK
 
 
 def _write(artefacts: list[Artefact]) -> int:
     write(artefacts)
     for artefact in artefacts:
         print(f"wrote {artefact.path}")
-    return EXIT_OK
+    return Exit.OK

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from probe.canary.marker import generate_signing_key
 from probe.cli.common import load_or_explain, run_until_signalled
+from probe.cli.exits import Exit
 from probe.clock import SystemClock
-from probe.config.loader import KanariConfig, load_config
-from probe.config.routes import Route
-from probe.config.types import SecretRef, secret_refs
+from probe.config.keyfiles import generate_signing_key
+from probe.config.loader import KanariConfig
 from probe.errors import ConfigError, KanariError
 from probe.runtime import build_runtime
 from probe.sandbox.democonfig import DEMO_SPEED, MARKER_KEY_FILE
+from probe.sandbox.harness import demo_overrides, latency_warnings, tailor
 from probe.sandbox.manifest import Manifest
 from probe.sandbox.server import SandboxServer, print_urls, serve
 from probe.sandbox.settings import load_settings
 from probe.service import ProbeService
 
-EXIT_OK, EXIT_USAGE = 0, 2
 DEMO_CONFIG = Path("config/sandbox")
 
 
@@ -76,7 +73,7 @@ def command_sandbox(arguments: argparse.Namespace) -> int:
         )
     except ConfigError as error:
         print(f"kanari sandbox: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
 
     async def main(stop: asyncio.Event) -> int:
         task = asyncio.create_task(serve(settings))
@@ -85,7 +82,7 @@ def command_sandbox(arguments: argparse.Namespace) -> int:
         task.cancel()
         stopping.cancel()
         await asyncio.gather(task, stopping, return_exceptions=True)
-        return EXIT_OK
+        return Exit.OK
 
     return run_until_signalled(main)
 
@@ -96,7 +93,7 @@ def command_demo(arguments: argparse.Namespace) -> int:
         return run_until_signalled(lambda stop: demo(arguments, stop))
     except KanariError as error:
         print(f"kanari demo: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return Exit.USAGE
 
 
 async def demo(arguments: argparse.Namespace, stop: asyncio.Event) -> int:
@@ -124,7 +121,7 @@ async def demo(arguments: argparse.Namespace, stop: asyncio.Event) -> int:
             stale.unlink()
         loaded = load_or_explain(config_dir, demo_overrides(sandbox.manifest, str(ledger)))
         if loaded is None:
-            return EXIT_USAGE
+            return Exit.USAGE
         config = tailor(
             loaded,
             sandbox.manifest,
@@ -140,103 +137,7 @@ async def demo(arguments: argparse.Namespace, stop: asyncio.Event) -> int:
         await service.run(stop)
     finally:
         await server.stop()
-    return EXIT_OK
-
-
-def demo_overrides(manifest: Manifest, ledger: str) -> dict[str, Any]:
-    """Settings that follow the running sandbox (its address, its generated files)."""
-    overrides: dict[str, Any] = {
-        "ledger": ledger,
-        "maskinporten": {
-            "token_url": manifest.maskinporten.token_url,
-            "audience": manifest.maskinporten.audience,
-            "client_id": manifest.maskinporten.client_id,
-            "key_file": str(manifest.maskinporten.key_file),
-            "key_id": manifest.maskinporten.key_id,
-        },
-        "business_certificate": {
-            "certificate_chain_file": str(manifest.maskinporten.certificate_chain_file),
-            "key_file": str(manifest.maskinporten.key_file),
-        },
-        "channels": {
-            "portal": {
-                "base_url": manifest.portal.base_url,
-                "fiks_org_id": manifest.portal.fiks_org_id,
-                "integrasjon_id": manifest.portal.integrasjon_id,
-                "integrasjon_passord": {"file": str(manifest.portal.integrasjon_passord_file)},
-            },
-            "altinn": {
-                "base_url": manifest.altinn.base_url,
-                "resource_id": manifest.altinn.resource_id,
-                "ordinary_resource_id": manifest.altinn.ordinary_resource_id,
-            },
-        },
-    }
-    if manifest.ca_file is not None:
-        overrides["http"] = {"ca_bundle": str(manifest.ca_file)}
-    return overrides
-
-
-def load_for_sandbox(directory: Path, overrides: Mapping[str, Any]) -> KanariConfig:
-    """A sandbox configuration for a sandbox whose state directory is not the one its vendors.yaml
-    names (tests and the benchmark each run their own): loaded without secrets, then the probe-wide
-    secrets resolved (``overrides`` from :func:`demo_overrides` point them at the running sandbox's
-    files). Pass the result through :func:`tailor`, which takes the vendors' tokens from the manifest.
-    """
-    config = load_config(directory, environ={}, overrides=overrides, with_secrets=False)
-    for _, secret in secret_refs(config.settings):
-        secret.resolve(directory, {})
-    return config
-
-
-def tailor(
-    config: KanariConfig,
-    manifest: Manifest,
-    *,
-    municipalities: str | None = None,
-    interval: float | None = None,
-    deadline: float | None = None,
-) -> KanariConfig:
-    """The demo's routes: the chosen municipalities, the chosen timing, vendors at the sandbox's address."""
-    vendors = dict(config.vendors)
-    for info in manifest.vendors:
-        vendor = vendors.get(info.id)
-        if vendor is None or vendor.readback is None or info.readback is None:
-            continue
-        auth = vendor.readback.auth
-        if auth.type == "static" and info.readback.auth.token_file is not None:
-            token = SecretRef(file=info.readback.auth.token_file)
-            token.resolve(config.directory, {})
-            auth = auth.model_copy(update={"token": token})
-        readback = vendor.readback.model_copy(update={"base_url": info.readback.base_url, "auth": auth})
-        vendors[info.id] = vendor.model_copy(update={"readback": readback})
-    routes: tuple[Route, ...] = config.routes
-    if municipalities:
-        wanted = {number.strip() for number in municipalities.split(",") if number.strip()}
-        unknown = sorted(wanted - {route.kommunenummer for route in routes})
-        if unknown:
-            raise ConfigError(
-                "--municipalities", "municipalities", ",".join(unknown), "not in the demo configuration"
-            )
-        routes = tuple(route for route in routes if route.kommunenummer in wanted)
-    if interval is not None:
-        routes = tuple(dataclasses.replace(route, interval=interval) for route in routes)
-    if deadline is not None:
-        routes = tuple(dataclasses.replace(route, deadline=deadline) for route in routes)
-    return dataclasses.replace(config, vendors=vendors, routes=routes)
-
-
-def latency_warnings(config: KanariConfig, manifest: Manifest) -> list[str]:
-    """Routes whose deadline is shorter than the sandbox's worst normal latency to their final hop."""
-    warnings = []
-    for route in config.routes:
-        worst = manifest.latency.get(route.channel.value, {}).get(route.final_hop.value)
-        if worst is not None and route.deadline < worst + route.poll_interval:
-            warnings.append(
-                f"{route.name}: deadline {route.deadline:g} s is under the sandbox's worst normal latency to "
-                f"{route.final_hop.value} ({worst:g} s) plus a poll; healthy canaries may be reported lost"
-            )
-    return warnings[:5]
+    return Exit.OK
 
 
 def print_demo(probe_url: str, manifest: Manifest, config: KanariConfig) -> None:

@@ -7,12 +7,12 @@ import datetime as dt
 from typing import Any
 
 from probe.cli.common import add_config_argument, load_or_explain
+from probe.cli.exits import Exit
 from probe.config.loader import KanariConfig
-from probe.engine.verdict import delivered_at
 from probe.hops import Channel, Verdict
-from probe.ledger import CanaryRecord, Ledger
-
-EXIT_OK, EXIT_USAGE = 0, 2
+from probe.ledger.sqlite import Ledger
+from probe.lifecycle.record import CanaryRecord
+from probe.lifecycle.verdict import delivered_at
 
 
 def add_commands(commands: Any) -> None:
@@ -29,13 +29,13 @@ def command_status(arguments: argparse.Namespace) -> int:
     """``kanari status``."""
     config = load_or_explain(arguments.config)
     if config is None:
-        return EXIT_USAGE
+        return Exit.USAGE
     ledger = Ledger(config.path(config.settings.ledger))
     try:
         print(render_status(config, ledger.latest_per_route(), only_problems=arguments.problems))
     finally:
         ledger.close()
-    return EXIT_OK
+    return Exit.OK
 
 
 def render_status(

@@ -24,21 +24,16 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
-from probe.config.models import (
-    ENV_PREFIX,
-    MunicipalityFile,
-    ProbeSettings,
-    Vendor,
-    VendorsFile,
-    environment,
-    environment_variable_for,
-    unused_environment_variables,
-)
+from probe.config.environment import ENV_PREFIX, environment, environment_variable_for
+from probe.config.keys import Keys
+from probe.config.models import ProbeSettings, unused_environment_variables
+from probe.config.municipalities import MunicipalityFile
+from probe.config.places import SETTINGS_FILE
 from probe.config.registry import Registry, packaged_registry
 from probe.config.routes import Route
 from probe.config.types import secret_refs
 from probe.config.validation import cross_check
-from probe.config.validation.common import SETTINGS_FILE
+from probe.config.vendors import Vendor, VendorsFile
 from probe.config.yamlfile import YamlDocument, read_yaml
 from probe.errors import ConfigError, InvalidConfigError
 
@@ -65,6 +60,9 @@ class KanariConfig:
     municipalities: dict[str, LoadedMunicipality]
     routes: tuple[Route, ...]
     warnings: tuple[str, ...] = ()
+    # The typed keys, when loaded with secrets (``None`` for ``kanari render``, ``config check
+    # --skip-secrets`` and other commands that need only the configuration's shape).
+    keys: Keys | None = None
 
     def path(self, path: Path) -> Path:
         """``path`` resolved against the configuration directory."""
@@ -168,6 +166,7 @@ def check_config(
         },
         routes=tuple(checked.routes),
         warnings=tuple(warnings),
+        keys=checked.keys,
     )
     return LoadResult(config, errors, warnings)
 

@@ -1,5 +1,5 @@
-"""The configuration models: ``kanari.yaml`` (probe-wide settings), ``vendors.yaml`` and one file per
-municipality under ``municipalities/``.
+"""``kanari.yaml``: the probe-wide settings (the other files: :mod:`probe.config.vendors`,
+:mod:`probe.config.municipalities`; shared field types: :mod:`probe.config.fields`).
 
 ``kanari.yaml`` is a pydantic-settings model: every field can be overridden from the environment with
 the ``KANARI_`` prefix and ``__`` for nesting (``KANARI_CHANNELS__PORTAL__INTERVAL=60``). Secrets are
@@ -9,63 +9,16 @@ variable).
 
 from __future__ import annotations
 
-import re
-import zoneinfo
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from probe.config.schema import holds_secret
+from probe.config.environment import ENV_NESTED_DELIMITER, ENV_PREFIX, environment_source
+from probe.config.fields import ApiVersionChoice, HttpUrl, ListenAddress, Receiver, Strict, TimeZoneName
 from probe.config.types import Duration, SecretSource
 from probe.hops import Channel, Hop
-
-VENDOR_ID_PATTERN = r"^[a-z][a-z0-9-]{1,39}$"
-ENV_PREFIX = "KANARI_"
-ENV_NESTED_DELIMITER = "__"
-
-
-def _http_url(value: str) -> str:
-    parsed = urlparse(value)
-    if parsed.scheme not in {"http", "https"} or not parsed.netloc:
-        raise ValueError("must be an http(s) URL such as https://api.fiks.test.ks.no/bekymringsmelding")
-    return value.rstrip("/")
-
-
-def _listen_address(value: str) -> str:
-    host, separator, port = value.rpartition(":")
-    if not separator or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:9464")
-    return value
-
-
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-ListenAddress = Annotated[str, AfterValidator(_listen_address)]
-
-
-class Strict(BaseModel):
-    """Base of the configuration models: unknown keys are errors (a typo must not be ignored)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
-class Receiver(Strict):
-    """Where an alert receiver is reached: an Alertmanager webhook and/or an e-mail address."""
-
-    webhook_url: HttpUrl | None = None
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-    @model_validator(mode="after")
-    def _reachable(self) -> Receiver:
-        if self.webhook_url is None and self.email is None:
-            raise ValueError("give a webhook_url, an email, or both")
-        return self
 
 
 class PreviousKey(Strict):
@@ -152,22 +105,6 @@ class ChannelSettings(Strict):
     final_hop: Hop | None = None
     concurrency: int = Field(default=16, ge=1, le=1024)
     timeout: Duration = 10
-
-
-ApiVersionChoice = Literal["auto", "v1", "v2"]
-"""A portal route's report version: ``auto`` sends each office the newest version both Kanari and the
-office (its ``stottetVersjon``) support; ``v1``/``v2`` pins one."""
-
-
-def _time_zone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError("must be an IANA time zone such as Europe/Oslo") from None
-    return value
-
-
-TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 
 
 class PortalSettings(ChannelSettings):
@@ -280,55 +217,6 @@ class AlertingSettings(Strict):
         return value
 
 
-_ENVIRONMENT: ContextVar[Mapping[str, str] | None] = ContextVar("kanari_environment", default=None)
-
-
-@contextmanager
-def environment(environ: Mapping[str, str]) -> Iterator[None]:
-    """Within the block, :class:`ProbeSettings` reads overrides from ``environ`` instead of the
-    process environment (tests and ``config check`` pass their own)."""
-    token = _ENVIRONMENT.set(environ)
-    try:
-        yield
-    finally:
-        _ENVIRONMENT.reset(token)
-
-
-class _EnvironmentSource(EnvSettingsSource):
-    """pydantic-settings' environment source reading the mapping set by :func:`environment`."""
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        environ = _ENVIRONMENT.get()
-        if environ is None:
-            return super()._load_env_vars()
-        return {(key if self.case_sensitive else key.lower()): value for key, value in environ.items()}
-
-    def decode_complex_value(self, field_name: str, field: FieldInfo | None, value: Any) -> Any:
-        # A secret reference is a model, so pydantic-settings expects JSON; the documented short forms
-        # ``file:PATH`` and ``env:NAME`` are not JSON. Hand such text to the model, which understands
-        # them (and refuses, without echoing, a secret given as a value).
-        try:
-            return super().decode_complex_value(field_name, field, value)  # type: ignore[arg-type]
-        except ValueError:
-            if isinstance(value, str) and field is not None and holds_secret(field.annotation):
-                return value
-            raise
-
-
-def environment_variable_for(location: tuple[str | int, ...], environ: Mapping[str, str]) -> str | None:
-    """The ``KANARI_`` variable that supplies ``location`` of ``kanari.yaml``, if one does, so an error
-    there names the variable rather than a line of the file that it overrides."""
-    best: tuple[int, str] | None = None
-    for name in environ:
-        if not name.upper().startswith(ENV_PREFIX):
-            continue
-        path = tuple(name[len(ENV_PREFIX) :].lower().split(ENV_NESTED_DELIMITER))
-        wanted = tuple(str(part).lower() for part in location[: len(path)])
-        if path == wanted and (best is None or len(path) > best[0]):
-            best = (len(path), name)
-    return best[1] if best else None
-
-
 def unused_environment_variables(environ: Mapping[str, str], secret_names: set[str]) -> list[str]:
     """``KANARI_`` variables that neither name a setting nor hold a configured secret: most likely a
     typo (``KANARI_INTERVAL`` for ``KANARI_CHANNELS__PORTAL__INTERVAL``), silently ignored otherwise."""
@@ -384,119 +272,4 @@ class ProbeSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The YAML file arrives as init arguments; the environment must win over it.
-        return _EnvironmentSource(settings_cls), init_settings
-
-
-class ReadbackAuth(Strict):
-    """How Kanari authenticates to a vendor's read-back API: a static bearer key, or a Maskinporten
-    token with a scope the vendor chose."""
-
-    type: Literal["static", "maskinporten"]
-    token: SecretSource | None = None
-    scope: str | None = None
-
-    @model_validator(mode="after")
-    def _fields_for_type(self) -> ReadbackAuth:
-        if self.type == "static" and (self.token is None or self.scope is not None):
-            raise ValueError("type static needs 'token' (a secret reference) and no 'scope'")
-        if self.type == "maskinporten" and (self.scope is None or self.token is not None):
-            raise ValueError("type maskinporten needs 'scope' and no 'token'")
-        return self
-
-
-class VendorReadback(Strict):
-    """A vendor's read-back API (DESIGN 3.4)."""
-
-    base_url: HttpUrl
-    auth: ReadbackAuth
-
-
-class Vendor(Strict):
-    """A maker of a receiving system (fagsystem)."""
-
-    id: str = Field(pattern=VENDOR_ID_PATTERN)
-    name: str = Field(min_length=1)
-    readback: VendorReadback | None = None
-    alert_receiver: Receiver | None = None
-
-
-class VendorsFile(Strict):
-    """``vendors.yaml``."""
-
-    vendors: list[Vendor]
-
-
-def _organisasjonsnummer(value: str) -> str:
-    """Enhetsregisteret's check digit: weights 3 2 7 6 5 4 3 2 over the first eight digits, modulo 11."""
-    if len(value) != 9 or not value.isdigit():
-        raise ValueError("must be nine digits")
-    remainder = (
-        sum(int(digit) * weight for digit, weight in zip(value[:8], (3, 2, 7, 6, 5, 4, 3, 2), strict=True))
-        % 11
-    )
-    check = 0 if remainder == 0 else 11 - remainder
-    if check == 10 or check != int(value[8]):
-        raise ValueError("is not an organisation number (its check digit is wrong)")
-    return value
-
-
-Organisasjonsnummer = Annotated[str, AfterValidator(_organisasjonsnummer)]
-
-
-class MunicipalityChannel(Strict):
-    """Per-municipality overrides of one channel's settings."""
-
-    enabled: bool = True
-    interval: Duration | None = None
-    deadline: Duration | None = None
-    poll_interval: Duration | None = None
-    final_hop: Hop | None = None
-    bydel: str | None = Field(default=None, pattern=r"^\d{2}$")
-    # Portal: pin the report version instead of negotiating it from the office's stottetVersjon.
-    api_version: ApiVersionChoice | None = None
-    # Altinn: send this route's canary as ordinary (not confidential) mail.
-    confidential: bool | None = None
-    # Altinn: the organisation that receives the canary, when it is not the municipality's own number.
-    # TT02 (Altinn's test environment) holds mainly synthetic organisations, so a municipality's test
-    # recipient is often another number than the one in Enhetsregisteret.
-    recipient_organisasjonsnummer: Organisasjonsnummer | None = None
-
-
-class Contact(Strict):
-    """Someone at the municipality who receives its alerts."""
-
-    name: str = Field(min_length=1)
-    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    webhook_url: HttpUrl | None = None
-
-
-class MunicipalityFile(Strict):
-    """``municipalities/<kommunenummer>-<slug>.yaml``: one onboarded municipality."""
-
-    kommunenummer: str = Field(pattern=r"^\d{4}$")
-    name: str = Field(min_length=1)
-    organisasjonsnummer: str | None = Field(default=None, pattern=r"^\d{9}$")
-    vendor: str = Field(pattern=VENDOR_ID_PATTERN)
-    bydel: str | None = Field(default=None, pattern=r"^\d{2}$")
-    channels: dict[Channel, MunicipalityChannel]
-    contacts: list[Contact] = []
-
-    # Numbers stay text: pydantic refuses a YAML integer for a ``str`` field, and the error names what
-    # was written (an unquoted 0301 is the octal number 193), so nobody's 0301 silently becomes 301.
-
-    @field_validator("channels", mode="before")
-    @classmethod
-    def _bare_channel_means_defaults(cls, value: Any) -> Any:
-        # ``portal:`` with nothing after it is YAML for None; the operator means "with the defaults".
-        if isinstance(value, dict):
-            return {key: {} if overrides is None else overrides for key, overrides in value.items()}
-        return value
-
-
-_SLUG = re.compile(r"^(\d{4})(?:-.+)?\.ya?ml$")
-
-
-def municipality_file_number(file_name: str) -> str | None:
-    """The kommunenummer a municipality file's name promises (``4601-bergen.yaml`` → ``4601``)."""
-    match = _SLUG.match(file_name)
-    return match.group(1) if match else None
+        return environment_source(settings_cls), init_settings

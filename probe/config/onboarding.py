@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from probe.config.loader import KanariConfig, check_config
-from probe.config.models import Contact
+from probe.config.municipalities import Contact
 from probe.config.registry import Municipality
 from probe.config.validation.municipalities import check_orgnr, unknown_kommunenummer
 from probe.config.validation.vendors import unknown_vendor

@@ -34,8 +34,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from probe.config.fields import Receiver
 from probe.config.loader import KanariConfig
-from probe.config.models import Contact, Receiver
+from probe.config.municipalities import Contact
 from probe.hops import Owner
 from probe.render.durations import prom_duration
 from probe.render.output import to_yaml

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import TextIO
 
 from probe.clock import Clock
+from probe.http.server import HttpServer
 from probe.sandbox.app import create_app
 from probe.sandbox.manifest import Manifest, build_manifest, write_manifest
 from probe.sandbox.settings import SandboxSettings
 from probe.sandbox.world import World
-from probe.serving import HttpServer
 
 log = logging.getLogger("probe.sandbox")
 

@@ -8,13 +8,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from bench.__main__ import main
 from tests.conftest import ROOT
+from tests.waiting import wait_for
 
 
 @pytest.mark.parametrize(
@@ -80,12 +80,7 @@ def test_a_stopped_benchmark_leaves_no_child_running(stop: signal.Signals, tmp_p
         text=True,
     )
     # Wait until the sandbox child is up (its manifest appears), so there is something to stop.
-    give_up = time.monotonic() + 60
-    children: list[int] = []
-    while time.monotonic() < give_up and not children:
-        children = _children(process.pid)
-        time.sleep(0.2)
-    assert children, "the benchmark started no child process"
+    children = wait_for(lambda: _children(process.pid), 60, "the benchmark's first child process")
     process.send_signal(stop)
     _, err = process.communicate(timeout=60)
     if stop == signal.SIGKILL:  # no chance to clean up: the children get SIGTERM from the kernel
@@ -93,7 +88,4 @@ def test_a_stopped_benchmark_leaves_no_child_running(stop: signal.Signals, tmp_p
     else:
         assert process.returncode == 128 + stop
         assert f"benchmark stopped ({stop.name})" in err
-    give_up = time.monotonic() + 10
-    while time.monotonic() < give_up and any(_alive(child) for child in children):
-        time.sleep(0.1)
-    assert not any(_alive(child) for child in children)
+    wait_for(lambda: not any(_alive(child) for child in children), 10, "every child to end", every=0.1)

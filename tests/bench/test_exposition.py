@@ -1,6 +1,6 @@
 """The per-route collector's cached exposition says exactly what prometheus_client would say.
 
-``probe.metrics.exposition`` renders Kanari's per-route series from cached text for speed; these tests
+``Metrics.exposition`` renders Kanari's per-route series from cached text for speed; these tests
 hold it to ``generate_latest`` over the same registry (as sets of lines, since family order is free in
 the text format) through every kind of change: counts, restores, gauges, a route that changes and one
 that leaves, and label values that need escaping.
@@ -15,10 +15,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from probe.config.routes import Route
+from probe.errors import Reason
 from probe.hops import Channel, Hop, Verdict
-from probe.ledger import CanaryRecord
-from probe.metrics import Metrics, exposition, geometric_buckets
-from probe.web import render_metrics
+from probe.lifecycle.record import CanaryRecord
+from probe.metrics.metric_set import Metrics, geometric_buckets
 
 PORTAL = Route(Channel.PORTAL, "4601", "Bergen", "Vestland", "964338531", "nordlys", None, 300.0, 900.0, 15.0,
                Hop.REGISTERED)  # fmt: skip
@@ -38,9 +38,8 @@ def metrics_with(*routes: Route) -> Metrics:
 
 
 def same_as_generate_latest(metrics: Metrics) -> None:
-    fast = exposition(metrics.registry)
+    fast = metrics.exposition()
     assert lines(fast) == lines(generate_latest(metrics.registry))
-    assert render_metrics(metrics.registry) == fast
     # And Prometheus' own parser reads it.
     assert list(text_string_to_metric_families(fast.decode()))
 
@@ -57,12 +56,12 @@ def test_fresh_routes_render_identically() -> None:
 
 def test_counts_restores_and_gauges_render_identically() -> None:
     metrics = metrics_with(PORTAL, ODD)
-    exposition(metrics.registry)  # fill the cache, so the changes below must invalidate it
+    metrics.exposition()  # fill the cache, so the changes below must invalidate it
     metrics.count(record(PORTAL), {("sent", ()), ("resolved", (Verdict.DELIVERED.value,))})
     metrics.count(record(ODD), {("undelivered", ("read", "municipality"))})  # not pre-created
     metrics.restore({("send_failures", "portal", "4601", "nordlys", "timeout", ""): 3})
     metrics.delivered(record(PORTAL), 1_767_225_612.5)
-    metrics.check_failures.labels("portal", "readback", "timeout").inc()
+    metrics.check_failed(Channel.PORTAL, "readback", Reason.TIMEOUT)
     same_as_generate_latest(metrics)
     labels = {"channel": "portal", "municipality": "4601", "vendor": "nordlys"}
     sample = metrics.registry.get_sample_value
@@ -74,10 +73,10 @@ def test_counts_restores_and_gauges_render_identically() -> None:
 def test_changed_and_removed_routes_render_identically() -> None:
     metrics = metrics_with(PORTAL, ODD)
     metrics.count(record(PORTAL), {("sent", ())})
-    exposition(metrics.registry)
+    metrics.exposition()
     metrics.set_routes([dataclasses.replace(PORTAL, vendor="fjordsys")])
     same_as_generate_latest(metrics)
-    text = exposition(metrics.registry).decode()
+    text = metrics.exposition().decode()
     sent = [line for line in text.splitlines() if line.startswith("kanari_canaries_sent_total")]
     assert sent == ['kanari_canaries_sent_total{channel="portal",municipality="4601",vendor="fjordsys"} 0.0']
     assert "0301" not in text

@@ -21,12 +21,10 @@ from probe.canary.marker import (
     MarkerSigner,
     MarkerVerifier,
     find_markers,
-    generate_signing_key,
     jwks,
-    load_public_key,
-    load_signing_key,
     public_keys_from_jwks,
 )
+from probe.config.keyfiles import generate_signing_key, load_public_key, load_signing_key
 from probe.config.models import MAX_KEY_ID_LENGTH
 from probe.errors import ConfigError, MarkerError
 from probe.hops import Channel

@@ -29,8 +29,8 @@ from probe.config.models import MAX_KEY_ID_LENGTH, AltinnSettings, MaskinportenS
 from probe.config.routes import Route
 from probe.errors import InvalidResponseError, Reason, UpstreamError
 from probe.hops import Channel, Hop
-from probe.maskinporten import MaskinportenClient
-from probe.upstream import Upstream
+from probe.transport.maskinporten import MaskinportenClient
+from probe.transport.upstream import Upstream
 
 pytestmark = pytest.mark.anyio
 

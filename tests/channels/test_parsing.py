@@ -10,9 +10,9 @@ import pytest
 
 from probe.channels.altinn import parse_details
 from probe.channels.portal import parse_status_history
+from probe.checks.readback import parse_registration
 from probe.errors import InvalidResponseError
 from probe.hops import Hop
-from probe.readback import parse_registration
 
 OSLO = zoneinfo.ZoneInfo("Europe/Oslo")
 

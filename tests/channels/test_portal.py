@@ -35,9 +35,9 @@ from probe.config.routes import Route
 from probe.config.types import SecretRef
 from probe.errors import Reason, UpstreamError
 from probe.hops import Channel, Hop
-from probe.maskinporten import MaskinportenClient
 from probe.sandbox.schemas import KsSchemas
-from probe.upstream import Upstream
+from probe.transport.maskinporten import MaskinportenClient
+from probe.transport.upstream import Upstream
 from tests.conftest import REFERENCE
 
 pytestmark = pytest.mark.anyio

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from probe.canary.marker import load_public_key, load_signing_key
 from probe.cli import main
 from probe.cli.keys import public_key_path
+from probe.config.keyfiles import load_public_key, load_signing_key
 
 
 def test_writes_the_key_and_its_public_half_and_prints_the_jwks_entry(

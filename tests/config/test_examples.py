@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from probe.canary.marker import generate_signing_key
+from probe.config.keyfiles import generate_signing_key
 from probe.config.loader import check_config
 from probe.sandbox.assignment import VENDORS
 from probe.sandbox.credentials import load_or_create

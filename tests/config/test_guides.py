@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from probe.canary.content import SENDER_NAME, TEST_BANNER, CanarySubject, altinn_property_list, portal_report
 from probe.canary.identity import synthetic_fnr
 from probe.canary.marker import MARKER_PATTERN, MarkerSigner, jwks
-from probe.config.models import Contact
+from probe.config.municipalities import Contact
 from probe.config.onboarding import render_file
 from probe.config.registry import packaged_registry
 from probe.hops import Channel

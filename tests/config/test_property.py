@@ -15,7 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from probe.config.loader import check_config
-from probe.config.models import MunicipalityFile, ProbeSettings, VendorsFile
+from probe.config.models import ProbeSettings
+from probe.config.municipalities import MunicipalityFile
+from probe.config.vendors import VendorsFile
 from probe.errors import ConfigError
 from tests.config.conftest import (
     BERGEN,
@@ -28,6 +30,7 @@ from tests.config.conftest import (
     ed25519_pem,
     private_file,
 )
+from tests.conftest import examples
 
 FILES = {
     "kanari.yaml": KANARI_YAML,
@@ -121,7 +124,7 @@ def _mutate(data: Any, draw: Any) -> Any:
 
 
 KINDS = sorted(FILES)
-SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SLOW = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SLOW

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from probe.cli import main
-from probe.config.models import ProbeSettings, VendorsFile
+from probe.config.models import ProbeSettings
 from probe.config.schema import secret_paths
+from probe.config.vendors import VendorsFile
 from tests.config.conftest import ConfigDir, private_file
 from tests.config.test_validation import only
 
@@ -303,3 +304,14 @@ def test_config_dir_class_is_usable_standalone(tmp_path: Path) -> None:
     directory = ConfigDir(tmp_path, {})
     directory.write("kanari.yaml", "instance: x\n")
     assert directory.problems()
+
+
+def test_a_key_in_two_files_is_parsed_once_and_still_checked_in_each(valid_config: ConfigDir) -> None:
+    # Maskinporten's key is often the business certificate's: parsing (and checking) an RSA key costs
+    # tens of milliseconds, so the same bytes give the same key object.
+    loaded = valid_config.check().config
+    assert loaded is not None
+    assert loaded.keys is not None
+    assert loaded.keys.maskinporten_key is loaded.keys.business_key
+    (valid_config.path / "secrets" / "virksomhetssertifikat.key.pem").chmod(0o644)
+    assert any("virksomhetssertifikat.key.pem" in problem for problem in valid_config.problems())

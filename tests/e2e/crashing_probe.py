@@ -15,14 +15,16 @@ import functools
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from probe.channels.altinn import AltinnChannel
 from probe.channels.portal import PortalChannel
+from probe.checks.readback import ReadbackClient
 from probe.cli import main
-from probe.ledger import CanaryRecord, Ledger
-from probe.readback import ReadbackClient
+from probe.ledger.rows import LedgerCount
+from probe.ledger.sqlite import Ledger
+from probe.lifecycle.record import CanaryRecord, State
 
 
 def die() -> None:
@@ -45,10 +47,12 @@ point = os.environ["CRASH_AT"]
 if point == "intent":
     original_save = Ledger.save
 
-    def save(self: Ledger, records: Iterable[CanaryRecord]) -> None:
+    def save(
+        self: Ledger, records: Iterable[CanaryRecord], counts: Mapping[LedgerCount, int] | None = None
+    ) -> None:
         records = list(records)
-        original_save(self, records)
-        if any(record.state == "intent" for record in records):
+        original_save(self, records, counts)
+        if any(record.state is State.INTENT for record in records):
             die()
 
     Ledger.save = save  # type: ignore[method-assign]

@@ -16,17 +16,18 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry
 
-from probe.canary.marker import generate_signing_key
-from probe.cli.sandboxing import demo_overrides, load_for_sandbox, tailor
 from probe.clock import FakeClock
+from probe.config.keyfiles import generate_signing_key
 from probe.config.loader import KanariConfig
 from probe.hops import Channel
-from probe.ledger import CanaryRecord
+from probe.lifecycle.record import CanaryRecord
 from probe.runtime import Runtime, build_runtime
+from probe.sandbox.harness import demo_overrides, load_for_sandbox, tailor
 from probe.sandbox.server import RunningSandbox, running
 from probe.sandbox.settings import load_settings
 from tests.conftest import ROOT
 from tests.e2e.processes import merge_settings
+from tests.ledger_view import all_records
 from tests.reliability.proxy import FaultProxy
 
 DEMO_CONFIG = ROOT / "config" / "sandbox"
@@ -82,7 +83,7 @@ class Harness:
         """Ledger rows, optionally of one route."""
         return [
             record
-            for record in self.runtime.ledger.all_records()
+            for record in all_records(self.runtime.ledger)
             if (channel is None or record.channel is channel)
             and (municipality is None or record.municipality == municipality)
         ]

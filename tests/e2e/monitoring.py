@@ -74,13 +74,16 @@ class Sinks:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def received(self, receiver: str | None = None, **labels: str) -> list[Notification]:
-        """Firing notifications (to ``receiver`` if given) whose labels include ``labels``."""
+    def received(
+        self, receiver: str | None = None, *, status: str = "firing", **labels: str
+    ) -> list[Notification]:
+        """Notifications of ``status`` (``firing`` or ``resolved``), to ``receiver`` if given, whose labels
+        include ``labels``."""
         with self._lock:
             return [
                 n
                 for n in self.notifications
-                if n.status == "firing"
+                if n.status == status
                 and (receiver is None or n.receiver == receiver)
                 and all(n.labels.get(key) == value for key, value in labels.items())
             ]
@@ -107,10 +110,38 @@ class Stack:
             raise AssertionError(f"{expression!r}: {body.get('error')}")
         return body
 
+    def alertmanager_alerts(self) -> list[dict[str, Any]]:
+        """Alertmanager's view of its alerts: labels, ``status.state`` (``active``, ``suppressed``,
+        ``unprocessed``) and the receivers each routes to."""
+        answer = httpx.get(f"{self.alertmanager_url}/api/v2/alerts", timeout=10)
+        answer.raise_for_status()
+        alerts: list[dict[str, Any]] = answer.json()
+        return alerts
+
     def firing(self) -> list[dict[str, Any]]:
         """Alerts Prometheus considers firing."""
         alerts = httpx.get(f"{self.prometheus_url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
         return [alert for alert in alerts if alert["state"] == "firing"]
+
+
+def settled(stack: Stack, sinks: Sinks) -> bool:
+    """Whether Alertmanager has dealt with every alert Prometheus fires: each one is known to it, and each
+    is either inhibited or silenced (``suppressed``) or delivered to every receiver it routes to."""
+    known = stack.alertmanager_alerts()
+    by_labels = {tuple(sorted(alert["labels"].items())): alert for alert in known}
+    for firing in stack.firing():
+        if tuple(sorted(firing["labels"].items())) not in by_labels:
+            return False
+    for alert in known:
+        state = alert["status"]["state"]
+        if state == "suppressed":
+            continue
+        if state != "active":
+            return False
+        for receiver in alert["receivers"]:
+            if not sinks.received(receiver["name"], **alert["labels"]):
+                return False
+    return True
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import yaml
 
-from probe.canary.marker import generate_signing_key
+from probe.config.keyfiles import generate_signing_key
 from probe.sandbox.manifest import Manifest, load_manifest
 from tests.conftest import ROOT
 

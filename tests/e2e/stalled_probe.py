@@ -8,7 +8,7 @@ import os
 import sys
 
 from probe.cli import main
-from probe.engine.scheduler import TickScheduler
+from probe.scheduling.ticks import TickScheduler
 
 original_start = TickScheduler.start
 

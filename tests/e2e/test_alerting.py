@@ -11,8 +11,7 @@ import contextlib
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -23,9 +22,10 @@ from probe.render.alertmanager import render_alertmanager
 from probe.render.alerts import render_rules
 from probe.render.timing import PRODUCTION
 from tests.conftest import ROOT
-from tests.e2e.monitoring import Sinks, Stack, free_port, monitoring_stack, require_servers
+from tests.e2e.monitoring import Sinks, Stack, free_port, monitoring_stack, require_servers, settled
 from tests.e2e.processes import environment, fast_timing, sandbox_process, write_probe_config
 from tests.render.promql import all_expressions
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -69,15 +69,6 @@ def world(tmp_path: Path, probe_command: list[str] | None = None) -> Iterator[tu
         sinks.close()
 
 
-def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_receipt_without_record_pages_that_vendor_and_the_operations_centre_only(tmp_path: Path) -> None:
     with world(tmp_path) as (stack, sinks, admin):
         wait_for(lambda: bool(sinks.received("heartbeat", alertname="Watchdog")), 60, "the Watchdog")
@@ -105,7 +96,7 @@ def test_portal_outage_pages_ks_once_and_inhibits_the_route_alerts_of_that_chann
         wait_for(lambda: bool(sinks.received("ks", alertname="KanariChannelDown")), 150, "KS's page")
         # Give the route alerts their time to fire (and be inhibited) before judging.
         wait_for(lambda: any(a["labels"].get("scope") == "route" for a in stack.firing()), 60, "route alerts")
-        time.sleep(10)
+        wait_for(lambda: settled(stack, sinks), 60, "Alertmanager to deliver or inhibit every alert")
         ks_alerts = {n.labels["alertname"] for n in sinks.received("ks")}
         assert ks_alerts == {"KanariChannelDown"}, ks_alerts
         [down, *_] = sinks.received("ks", alertname="KanariChannelDown")

@@ -15,7 +15,7 @@ from probe.hops import Channel, Hop, Owner, Verdict
 from tests.e2e.harness import harness
 from tests.reliability.proxy import Fault
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 BERGEN = "4601"  # vendor nordlys, default office on report version 2, final hop registered
 OSLO = "0301"  # the demo addresses office 03 (Sagene), which takes only version 1

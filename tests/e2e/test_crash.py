@@ -16,11 +16,13 @@ import jwt
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from probe.hops import Channel, Verdict
-from probe.ledger import Ledger
+from probe.hops import Channel, Hop, Verdict
+from probe.ledger.sqlite import Ledger
 from probe.sandbox.manifest import Manifest, VendorInfo
 from tests.conftest import ROOT
 from tests.e2e.processes import environment, fast_timing, sandbox_process, write_probe_config
+from tests.ledger_view import all_records
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -47,13 +49,12 @@ def start(config: Path, log: Path, crash_at: str | None) -> subprocess.Popen[byt
 
 def metrics_url(log: Path, runs_before: int) -> str:
     """The /metrics URL printed by the run started after ``runs_before`` earlier ones."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def printed() -> str | None:
         found = re.findall(r"metrics at (\S+)", log.read_text())
-        if len(found) > runs_before:
-            return str(found[-1])
-        time.sleep(0.1)
-    raise AssertionError(log.read_text())
+        return str(found[-1]) if len(found) > runs_before else None
+
+    return wait_for(printed, 30, "the probe's metrics URL", every=0.1, explain=log.read_text)
 
 
 def sandbox_registrations(manifest: Manifest, vendor: str, municipality: str) -> list[str]:
@@ -95,21 +96,24 @@ def test_sigkill_then_restart_keeps_every_invariant(tmp_path: Path, crash_at: st
         crashed = start(config, log, crash_at)
         assert crashed.wait(timeout=60) == -signal.SIGKILL, log.read_text()
 
-        ledger = Ledger(config / "kanari.sqlite3")
-        before = {record.id: record for record in ledger.all_records()}
-        ledger.close()
+        before = {record.id: record for record in all_records(config / "kanari.sqlite3")}
         assert before, "the crash came before any canary existed"
 
         restarted = start(config, log, None)
         url = metrics_url(log, runs_before=1)
-        time.sleep(20)  # long enough for every interrupted canary's deadline, grace and cleanup
+        # Until every interrupted canary has its verdict and, if registered, has been removed at its
+        # vendor (the deadlines, blind grace and a cleanup round: about 20 s here).
+        wait_for(
+            lambda: settled(config / "kanari.sqlite3", set(before)),
+            90,
+            "a verdict and cleanup for every interrupted canary",
+            explain=log.read_text,
+        )
         scraped, counts = consistent_scrape(url, config / "kanari.sqlite3")
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(timeout=30) == 0, log.read_text()
 
-        ledger = Ledger(config / "kanari.sqlite3")
-        after = {record.id: record for record in ledger.all_records()}
-        ledger.close()
+        after = {record.id: record for record in all_records(config / "kanari.sqlite3")}
 
         # None lost from the ledger, one row each (the id is the primary key).
         assert set(before) <= set(after)
@@ -138,6 +142,15 @@ def test_sigkill_then_restart_keeps_every_invariant(tmp_path: Path, crash_at: st
                     assert canary_id not in registered
         # The counters, rebuilt from the ledger at the restart and moved with it since, equal the ledger.
         assert scraped == expected_samples(counts)
+
+
+def settled(ledger: Path, canary_ids: set[str]) -> bool:
+    """Whether each of ``canary_ids`` has a verdict and nothing left at its vendor to clean up."""
+    records = {record.id: record for record in all_records(ledger) if record.id in canary_ids}
+    return len(records) == len(canary_ids) and all(
+        record.verdict is not None and (Hop.REGISTERED not in record.hops or record.cleaned_at is not None)
+        for record in records.values()
+    )
 
 
 # The ledger's counter totals: (metric, channel, municipality, vendor, label_a, label_b) -> count.

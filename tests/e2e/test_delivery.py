@@ -9,7 +9,7 @@ import pytest
 from probe.hops import Channel, Hop, Verdict
 from tests.e2e.harness import harness
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_every_route_delivers_and_metrics_follow(tmp_path: Path) -> None:

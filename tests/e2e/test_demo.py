@@ -8,7 +8,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT
 from tests.e2e.processes import environment
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -40,32 +40,40 @@ def test_demo_delivers_on_all_714_routes(tmp_path: Path) -> None:
         command += ["--interval", "20", "--speed", "600"]
         demo = subprocess.Popen(command, cwd=ROOT, env=environment(), stdout=output, stderr=subprocess.STDOUT)
     try:
-        url = None
-        deadline = time.monotonic() + 60
-        while url is None and time.monotonic() < deadline:
-            found = re.search(r"^metrics\s+(\S+)", log.read_text(), re.MULTILINE)
-            url = found.group(1) if found else None
-            time.sleep(0.2)
-        assert url, log.read_text()
-        first: dict[tuple[str, str], float] = {}
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            counts = delivered(url)
-            if len(counts) == 714 and all(value >= 1 for value in counts.values()):
-                first = counts
-                break
-            time.sleep(2)
-        assert first, (
-            f"routes without a delivery: {sorted(k for k, v in delivered(url).items() if v < 1)[:20]}"
+        url = wait_for(
+            lambda: (
+                (found := re.search(r"^metrics\s+(\S+)", log.read_text(), re.MULTILINE)) and found.group(1)
+            ),
+            60,
+            "the demo's metrics URL",
+            explain=log.read_text,
         )
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+
+        def all_delivered() -> dict[tuple[str, str], float] | None:
             counts = delivered(url)
-            if all(counts[route] > first[route] for route in first):
-                break
-            time.sleep(2)
-        rising = [route for route in first if counts[route] > first[route]]
-        assert len(rising) == 714, f"{714 - len(rising)} routes did not deliver again"
+            return counts if len(counts) == 714 and all(value >= 1 for value in counts.values()) else None
+
+        first = wait_for(
+            all_delivered,
+            180,
+            "a delivery on every route",
+            every=2,
+            explain=lambda: (
+                f"routes without a delivery: {sorted(k for k, v in delivered(url).items() if v < 1)[:20]}"
+            ),
+        )
+
+        def not_rising() -> list[tuple[str, str]]:
+            counts = delivered(url)
+            return [route for route in first if counts[route] <= first[route]]
+
+        wait_for(
+            lambda: not not_rising() or None,
+            120,
+            "a second delivery on every route",
+            every=2,
+            explain=lambda: f"{len(not_rising())} routes did not deliver again",
+        )
         text = httpx.get(url).text
         assert 'verdict="lost"} 0.0' in text
         lost = [line for line in text.splitlines() if 'verdict="lost"}' in line and not line.endswith(" 0.0")]

@@ -10,7 +10,7 @@ import pytest
 from probe.hops import Channel, Hop, Owner, Verdict
 from tests.e2e.harness import harness
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 TARGET = "4601"  # Bergen: vendor nordlys (read-back via Maskinporten), portal final hop "registered"
 WITNESSES = (

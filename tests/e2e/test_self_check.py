@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
-from tests.e2e.test_alerting import wait_for, world
+from tests.e2e.test_alerting import TIMING, world
+from tests.waiting import holds_for, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -53,10 +53,22 @@ def test_the_watchdog_keeps_arriving_and_stops_when_prometheus_goes_silent(tmp_p
         wait_for(lambda: len(sinks.received("heartbeat", alertname="Watchdog")) >= 2, 90, "two Watchdogs")
         stack.prometheus.send_signal(signal.SIGKILL)
         stack.prometheus.wait(timeout=10)
-        time.sleep(15)  # let anything already queued in Alertmanager drain
+        # Alertmanager resolves the Watchdog when the last endsAt Prometheus sent passes (four resend
+        # delays: 4 s here) and tells the heartbeat receiver so; after that nothing is queued for it.
+        wait_for(
+            lambda: sinks.received("heartbeat", status="resolved", alertname="Watchdog"),
+            60,
+            "the Watchdog's resolution",
+        )
         before = len(sinks.received("heartbeat", alertname="Watchdog"))
-        time.sleep(30)
-        # The dead man's switch outside (the heartbeat receiver) now hears nothing: that is its alarm.
+        # The dead man's switch outside (the heartbeat receiver) now hears nothing for longer than the
+        # heartbeat route ever stays quiet while the Watchdog fires: that is its alarm.
+        quiet = TIMING.scaled(TIMING.heartbeat_repeat_interval + TIMING.heartbeat_group_interval)
+        holds_for(
+            lambda: len(sinks.received("heartbeat", alertname="Watchdog")) == before,
+            quiet,
+            "the heartbeat receiver's silence",
+        )
         assert len(sinks.received("heartbeat", alertname="Watchdog")) == before
 
 

@@ -9,7 +9,7 @@ import pytest
 from probe.cli.status import render_status
 from tests.e2e.harness import harness
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 async def test_status_table_shows_last_verdicts_and_blame(tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 from probe.channels.altinn import parse_details
 from probe.channels.ks_directory import parse_bydeler, parse_keys
 from probe.channels.portal import parse_status_history
+from probe.checks.readback import parse_registration
 from probe.clock import FakeClock
 from probe.errors import InvalidResponseError, Reason, UpstreamError
-from probe.readback import parse_registration
-from probe.upstream import Upstream
+from probe.transport.upstream import Upstream
+from tests.conftest import examples
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -95,7 +96,9 @@ PARSERS = [
 
 @pytest.mark.parametrize(("parser", "valid"), PARSERS)
 @given(data=st.data())
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 def test_parsers_give_a_reading_or_invalid_response(
     parser: Callable[[Any], object], valid: object, data: st.DataObject
 ) -> None:
@@ -107,7 +110,7 @@ def test_parsers_give_a_reading_or_invalid_response(
 
 
 @given(body=st.binary(max_size=200) | json_values.map(lambda value: json.dumps(value).encode()))
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 def test_upstream_bodies_of_any_shape_never_escape_as_other_errors(body: bytes) -> None:
     async def call() -> None:
         with respx.mock:

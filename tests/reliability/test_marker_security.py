@@ -19,12 +19,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from probe.canary.marker import MarkerSigner, load_signing_key
+from probe.canary.marker import MarkerSigner
+from probe.config.keyfiles import load_signing_key
 from probe.hops import Channel, Hop, Verdict
 from tests.e2e.harness import harness
 from tests.reliability.proxy import Fault
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 READBACK = r"/canaries\?since="
 

@@ -6,21 +6,50 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import ROOT
 from tests.e2e.processes import environment, fast_timing, kanari, sandbox_process, write_probe_config
 from tests.e2e.test_crash import metrics_url
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
 FAST = fast_timing("3s", "5s", "10s", "3s")
 METRICS_PASSWORD = "kanari-metrics-s3cret-Xq9"
+
+
+# What the three faults below make the probe record, by (target, reason): the read-back refusing (503),
+# rate limits and broken answers (on whichever call of the municipality comes first).
+FAILURES = {("readback", "http_5xx"), ("*", "rate_limited"), ("*", "invalid_response")}
+
+
+def _samples(url: str, name: str) -> list[dict[str, str]]:
+    text = httpx.get(url, auth=("prometheus", METRICS_PASSWORD)).text
+    return [
+        {**sample.labels, "value": str(sample.value)}
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and sample.value > 0
+    ]
+
+
+def delivered_somewhere(url: str) -> bool:
+    """Whether any canary has been delivered (the full path ran once, with every credential)."""
+    return any(s["verdict"] == "delivered" for s in _samples(url, "kanari_canaries_resolved_total"))
+
+
+def failure_reasons(url: str) -> set[tuple[str, str]]:
+    """The (target, reason) pairs of the failed checks so far, ("send", reason) of failed sends, and
+    ("*", reason) of either."""
+    checks = {(s["target"], s["reason"]) for s in _samples(url, "kanari_check_failures_total")}
+    sends = {("send", s["reason"]) for s in _samples(url, "kanari_send_failures_total")}
+    return checks | sends | {("*", reason) for _, reason in checks | sends}
 
 
 def secret_values(state_dir: Path, config_dir: Path) -> list[str]:
@@ -53,7 +82,7 @@ def test_a_full_run_never_shows_a_secret(tmp_path: Path) -> None:
             )  # fmt: skip
         try:
             url = metrics_url(log, runs_before=0)
-            time.sleep(6)
+            wait_for(lambda: delivered_somewhere(url), 60, "a first delivered canary", explain=log.read_text)
             # Failure paths too: read-back refusing, rate limits, broken answers.
             for fault, municipality in (
                 ("vendor.readback_down", "4601"),
@@ -61,7 +90,12 @@ def test_a_full_run_never_shows_a_secret(tmp_path: Path) -> None:
                 ("malformed", "5001"),
             ):
                 httpx.post(manifest.admin_url, json={"fault": fault, "municipality": municipality})
-            time.sleep(8)
+            wait_for(
+                lambda: failure_reasons(url) >= FAILURES,
+                60,
+                f"failures with reasons {sorted(FAILURES)}",
+                explain=lambda: f"seen {sorted(failure_reasons(url))}",
+            )
             assert httpx.get(url).status_code == 401  # /metrics is protected
             scrape = httpx.get(url, auth=("prometheus", METRICS_PASSWORD))
             assert scrape.status_code == 200

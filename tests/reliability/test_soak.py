@@ -38,6 +38,7 @@ FAULT_ON, FAULT_OFF = 12 * HOUR, 14 * HOUR
 STEP = 30.0
 
 
+@pytest.mark.usefixtures("untraced")
 async def test_a_day_on_all_714_routes_without_false_alarms_and_one_fault_detected(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -30,7 +30,7 @@ from probe.hops import Channel, Hop, Owner, Verdict
 from tests.e2e.harness import Harness, harness
 from tests.reliability.proxy import Fault
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 MUNICIPALITIES = (
     "4601,0301"  # nordlys (Maskinporten read-back) and fjordsys (static key): final hop registered

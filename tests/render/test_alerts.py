@@ -44,6 +44,7 @@ def test_promtool_check_rules(promtool: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_promtool_unit_tests(promtool: str) -> None:
     assert PROMTOOL_TESTS, "no promtool test files under tests/prometheus"
     result = run([promtool, "test", "rules", *map(str, PROMTOOL_TESTS)])

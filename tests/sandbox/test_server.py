@@ -129,6 +129,7 @@ async def test_without_ks_schemas_the_fagsystem_checks_the_essentials(
         assert await kit.registered(kommunenummer) == [full.canary_id]
 
 
+@pytest.mark.slow
 async def test_all_714_routes_at_once(kit: Kit) -> None:
     """Every municipality on both channels, sent and then checked concurrently over loopback."""
     numbers = sorted(kit.manifest.municipalities)

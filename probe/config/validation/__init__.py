@@ -16,15 +16,18 @@ import dataclasses
 from collections.abc import Mapping
 from pathlib import Path
 
-from probe.config.models import MunicipalityFile, ProbeSettings, Vendor
+from probe.config.keys import Keys, read_keys
+from probe.config.models import ProbeSettings
+from probe.config.municipalities import MunicipalityFile
+from probe.config.places import SETTINGS_FILE, where_in
 from probe.config.registry import Registry
 from probe.config.routes import Route
 from probe.config.validation.channels import check_channels
-from probe.config.validation.common import SETTINGS_FILE, where_in
 from probe.config.validation.municipalities import Accepted, check_municipalities
 from probe.config.validation.routes import build_routes
-from probe.config.validation.secrets import check_key_files, check_secrets
+from probe.config.validation.secrets import check_secrets
 from probe.config.validation.vendors import check_vendors
+from probe.config.vendors import Vendor
 from probe.config.yamlfile import YamlDocument
 from probe.errors import ConfigError
 
@@ -38,6 +41,8 @@ class Checked:
     vendors: dict[str, Vendor]
     municipalities: list[Accepted]
     routes: list[Route]
+    # Read only with secrets, and only when every key file is usable.
+    keys: Keys | None = None
 
 
 def cross_check(
@@ -64,6 +69,7 @@ def cross_check(
     if settings is None:
         return Checked(by_id, accepted, [])
     check_channels(settings, settings_where, errors)
+    keys = None
     if with_secrets:
         check_secrets(
             directory=directory,
@@ -75,8 +81,8 @@ def cross_check(
             errors=errors,
             warnings=warnings,
         )
-        check_key_files(directory, settings, settings_where, errors, warnings)
+        keys = read_keys(directory, settings, settings_where, errors, warnings)
     routes = build_routes(
         accepted, settings, settings_where=settings_where, vendors=by_id, errors=errors, warnings=warnings
     )
-    return Checked(by_id, accepted, routes)
+    return Checked(by_id, accepted, routes, keys)

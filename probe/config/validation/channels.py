@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from probe.config.models import ChannelSettings, ProbeSettings
-from probe.config.validation.common import Where, dotted, human
+from probe.config.places import Where, dotted, human
 from probe.errors import ConfigError
 from probe.hops import Channel, Hop, hops_of
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from probe.config.models import MunicipalityFile, Vendor, municipality_file_number
+from probe.config.municipalities import MunicipalityFile, municipality_file_number
 from probe.config.registry import Municipality, Registry, orgnr_is_valid
 from probe.config.validation.vendors import unknown_vendor
+from probe.config.vendors import Vendor
 from probe.config.yamlfile import YamlDocument
 from probe.errors import ConfigError
 

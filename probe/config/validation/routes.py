@@ -6,14 +6,9 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
-from probe.config.models import (
-    AltinnSettings,
-    ChannelSettings,
-    MunicipalityChannel,
-    PortalSettings,
-    ProbeSettings,
-    Vendor,
-)
+from probe.config.models import AltinnSettings, ChannelSettings, PortalSettings, ProbeSettings
+from probe.config.municipalities import MunicipalityChannel
+from probe.config.places import Where, dotted, human
 from probe.config.routes import Route
 from probe.config.validation.channels import (
     Timing,
@@ -21,8 +16,8 @@ from probe.config.validation.channels import (
     channel_timing_is_valid,
     no_such_hop,
 )
-from probe.config.validation.common import Where, dotted, human
 from probe.config.validation.municipalities import Accepted
+from probe.config.vendors import Vendor
 from probe.errors import ConfigError
 from probe.hops import Channel, Hop, default_final_hop, hops_of
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from probe.config.models import Vendor
+from probe.config.places import VENDORS_FILE, dotted, where_in
 from probe.config.schema import closest
-from probe.config.validation.common import VENDORS_FILE, dotted, where_in
+from probe.config.vendors import Vendor
 from probe.config.yamlfile import YamlDocument
 from probe.errors import ConfigError
 

@@ -1,0 +1,13 @@
+"""The exit codes of every ``kanari`` command, so a script can tell the three outcomes apart."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Exit(enum.IntEnum):
+    """How a command ended."""
+
+    OK = 0  # done: valid, delivered, in sync
+    FAILED = 1  # the thing checked is not healthy: invalid, not delivered, drifted
+    USAGE = 2  # the command could not run as asked: bad arguments or an unusable configuration

@@ -1,0 +1,196 @@
+"""Applying what the network work found: the one place results change records.
+
+Every :class:`~probe.engine.results.Result` becomes lifecycle transitions on its record inside
+:meth:`OpenCanaries.changing` (so it is persisted and counted), and metric observations that run once the
+change is committed. A result about a canary closed meanwhile is dropped; a check failure is counted
+whatever became of its canary.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterable, Mapping
+
+from probe.canary.marker import MarkerVerifier
+from probe.channels.base import ChannelAdapter, Sent
+from probe.checks.readback import Registration
+from probe.engine.open_canaries import OpenCanaries
+from probe.engine.results import (
+    CheckFailed,
+    CleanedUp,
+    LookupDone,
+    RegistrationsSeen,
+    Result,
+    SendAnswered,
+    StatusSeen,
+)
+from probe.errors import MarkerError, UpstreamError
+from probe.hops import Channel, Hop, hops_of
+from probe.lifecycle import record as lifecycle
+from probe.lifecycle.record import CanaryRecord
+from probe.lifecycle.verdict import failed, not_found, send_refused
+from probe.metrics.metric_set import Metrics
+
+log = logging.getLogger("kanari.poll")
+send_log = logging.getLogger("kanari.send")
+
+# Upstream clocks run a little apart from Kanari's: a hop stamped up to this much before the send is the
+# send's own instant; earlier than that, the upstream's time cannot be read right (a wrong time zone, a
+# clock hours off) and is counted as a reading error instead of becoming a near-zero latency.
+CLOCK_SKEW_TOLERANCE = 5.0
+
+
+class Applier:
+    """Applies results to the open canaries."""
+
+    def __init__(
+        self,
+        canaries: OpenCanaries,
+        metrics: Metrics,
+        verifier: MarkerVerifier,
+        adapters: Mapping[Channel, ChannelAdapter],
+    ) -> None:
+        self._canaries = canaries
+        self._metrics = metrics
+        self._verifier = verifier
+        self._adapters = adapters
+
+    def apply(self, results: Iterable[Result], now: float) -> None:
+        """Apply ``results`` in order, at ``now``."""
+        for result in results:
+            if isinstance(result, CheckFailed):
+                self._check_failed(result)
+            elif isinstance(result, RegistrationsSeen):
+                self._registered(result, now)
+            elif result.record in self._canaries:
+                with self._canaries.changing(result.record):
+                    self._apply(result, now)
+
+    def _apply(self, result: SendAnswered | StatusSeen | LookupDone | CleanedUp, now: float) -> None:
+        record = result.record
+        if isinstance(result, SendAnswered):
+            self._answered(record, result.answer, now)
+        elif isinstance(result, StatusSeen):
+            self._observed(record, result, now)
+        elif isinstance(result, LookupDone):
+            if result.upstream_id is not None:
+                lifecycle.found(record, result.upstream_id)
+            elif record.verdict is None:
+                lifecycle.resolve(record, not_found(record), now)
+        else:
+            lifecycle.clean(record, now)
+
+    def _answered(self, record: CanaryRecord, answer: Sent | UpstreamError, now: float) -> None:
+        if isinstance(answer, Sent):
+            accepted_at = lifecycle.accept(
+                record,
+                answer.upstream_id,
+                min(max(answer.accepted_at, record.created_at), now),
+                answer.api_version,
+            )
+            self._canaries.after_commit(
+                functools.partial(self._metrics.hop_reached, record, Hop.ACCEPTED, accepted_at)
+            )
+            self._canaries.after_commit(
+                functools.partial(self._metrics.set_route_version, record.route_key, answer.api_version)
+            )
+            return
+        lifecycle.refused(record, answer.reason.value, answer.detail)
+        send_log.warning(
+            "send failed: route=%s/%s canary=%s reason=%s maybe_processed=%s detail=%s",
+            record.channel.value, record.municipality, record.id, answer.reason.value, answer.maybe_processed,
+            answer.detail or "-",
+        )  # fmt: skip
+        if answer.maybe_processed:
+            # Altinn can be asked by sendersReference; the portal cannot, so read-back must show it.
+            adapter = self._adapters.get(record.channel)
+            lifecycle.unanswered(record, findable=adapter is not None and adapter.can_find)
+            return
+        lifecycle.resolve(record, send_refused(record.channel, answer.reason), now)
+
+    def _observed(self, record: CanaryRecord, seen: StatusSeen, now: float) -> None:
+        observation = seen.observation
+        lifecycle.looked(record, "status", now)
+        lifecycle.status_seen(record, observation.last_status)
+        lifecycle.note(record, observation.detail)
+        self._reach(record, observation.reached, now, seen.asked_at)
+        if observation.failed_status is not None and record.verdict is None:
+            lifecycle.resolve(record, failed(record), now)
+
+    def _registered(self, seen: RegistrationsSeen, now: float) -> None:
+        by_id = {
+            record.id: record
+            for record in self._canaries.records.values()
+            if record.municipality == seen.municipality
+        }
+        counted: dict[str, int] = {}
+        for registration in seen.registrations:
+            record = by_id.get(registration.canary_id)
+            if record is None:
+                continue  # another probe instance's canary, or one already closed
+            problem = self._marker_problem(record, registration, now)
+            if problem is not None:
+                self._metrics.marker_rejected(record.channel, record.vendor)
+                log.warning(
+                    "read-back marker rejected: vendor=%s canary=%s: %s", seen.vendor, record.id, problem
+                )
+                continue
+            counted[record.id] = counted.get(record.id, 0) + 1
+            with self._canaries.changing(record):
+                self._reach(record, {Hop.REGISTERED: registration.registered_at}, now, seen.asked_at)
+                if counted[record.id] > 1:
+                    lifecycle.mark_duplicate(record)
+        for record in seen.records:
+            if record in self._canaries:
+                with self._canaries.changing(record):
+                    lifecycle.looked(record, "readback", now)
+
+    def _marker_problem(self, record: CanaryRecord, registration: Registration, now: float) -> str | None:
+        """Why the registration's marker does not prove it is this canary, or ``None`` if it does."""
+        try:
+            payload = self._verifier.verify(registration.marker, now)
+        except MarkerError as error:
+            return str(error)
+        named = (payload.canary_id, payload.channel, payload.kommunenummer)
+        if named != (record.id, record.channel.value, record.municipality):
+            return "the marker names another canary"
+        return None
+
+    def _check_failed(self, failure: CheckFailed) -> None:
+        error = failure.error
+        self._metrics.check_failed(failure.channel, failure.target, error.reason)
+        log.info(
+            "check failed: target=%s channel=%s reason=%s",
+            failure.target,
+            failure.channel.value,
+            error.reason.value,
+        )
+        record = failure.record
+        if record is not None and error.detail and record in self._canaries:
+            with self._canaries.changing(record):
+                lifecycle.note(record, error.detail)
+
+    def _reach(self, record: CanaryRecord, reached: Mapping[Hop, float], now: float, asked_at: float) -> None:
+        """Record newly reached hops. A time before the send (beyond clock skew) cannot be right: it is
+        counted as a reading error and the hop takes the time the check was asked (it was reached by
+        then, which is never after a deadline the check was landed on), or the time of a later hop if
+        that came sooner, so the hops keep their order."""
+        order = hops_of(record.channel)
+        readable = {
+            hop: when for hop, when in reached.items() if when >= record.created_at - CLOCK_SKEW_TOLERANCE
+        }
+        for hop, when in reached.items():
+            if hop in record.hops or hop not in order:
+                continue
+            stamped = when
+            if hop not in readable:
+                self._canaries.after_commit(
+                    functools.partial(self._metrics.hop_time_reading_error, record.channel, hop)
+                )
+                later = order[order.index(hop) + 1 :]
+                stamped = min([asked_at, *(t for h, t in {**readable, **record.hops}.items() if h in later)])
+            # Upstream clocks are not ours: keep the time between sending and now.
+            at = min(max(stamped, record.created_at), now)
+            lifecycle.reach(record, hop, at)
+            self._canaries.after_commit(functools.partial(self._metrics.hop_reached, record, hop, at))

@@ -1,0 +1,213 @@
+"""Alerts about one route of a channel: losses by hop (with the two dedicated losses), paper post,
+the probe's own refused sends, silence and blind read-back."""
+
+from __future__ import annotations
+
+from probe.hops import Channel, Hop, Owner
+from probe.lifecycle.verdict import OPS_REASONS
+from probe.render import recording
+from probe.render.alerts.model import (
+    ROUTE,
+    ROUTE_KEY,
+    ROUTE_LONG,
+    ROUTE_LOSSES,
+    VALUE,
+    Alert,
+    increase,
+    recording_labels,
+    with_names,
+)
+from probe.render.durations import prom_duration
+from probe.render.links import Dashboard
+from probe.render.promql import by, matcher, on, one_of, selector
+from probe.render.timing import ChannelTiming
+
+# Per-route losses with an alert of their own, left out of KanariRouteLosingCanaries so the owner is
+# paged once: a portal receipt without a stored report (the 2020-2023 failure) and an Altinn message
+# published but never fetched (the police-report failure).
+DEDICATED: dict[tuple[Channel, Hop, Owner], str] = {
+    (Channel.PORTAL, Hop.REGISTERED, Owner.VENDOR): "KanariReceiptWithoutRecord",
+    (Channel.ALTINN, Hop.FETCHED, Owner.MUNICIPALITY): "KanariPublishedNeverFetched",
+}
+
+
+_DEDICATED_TEXT: dict[str, tuple[str, str]] = {
+    "KanariReceiptWithoutRecord": (
+        f"{ROUTE}: receipted but not stored by {{{{ $labels.vendor }}}}",
+        "{value} canaries on {route} got the fagsystem's receipt (LEVERT) but the vendor's read-back "
+        "never found them stored, in the last {window}. This is the 2020-2023 failure: the system "
+        "acknowledges reports it does not keep.",
+    ),
+    "KanariPublishedNeverFetched": (
+        f"{ROUTE}: published in Altinn but never fetched",
+        "{value} canaries on {route} were published to the municipality's Altinn inbox but nobody "
+        "fetched them by their deadline, in the last {window}. Check that someone at the municipality "
+        "holds the Altinn role for this service and that its fagsystem's import runs.",
+    ),
+}
+
+
+def _loss_selectors(channel: Channel) -> list[list[str]]:
+    """Matcher sets whose union is every loss of ``channel`` except the probe's own (owner ``ops``)
+    and the losses with a dedicated alert."""
+    dedicated = [(hop, owner) for (ch, hop, owner) in DEDICATED if ch is channel]
+    owners = {owner.value for _, owner in dedicated}
+    base = [f'channel="{channel.value}"', matcher("owner", {Owner.OPS.value, *owners}, negate=True)]
+    sets = [base]
+    for owner in sorted(owners):
+        hops = {hop.value for hop, hop_owner in dedicated if hop_owner.value == owner}
+        sets.append([f'channel="{channel.value}"', f'owner="{owner}"', matcher("hop", hops, negate=True)])
+    return sets
+
+
+def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
+    """Alerts about one route of ``channel``: losses by hop, the dedicated losses, paper post, the
+    probe's own refused sends, and silence."""
+    loss = timing_of.loss_window
+    is_channel = f'channel="{channel.value}"'
+    loss_text = prom_duration(loss)
+    # The channel label is also in every series; setting it statically keeps the per-channel copies of
+    # an alert distinct rules (promtool's lint refuses identical name + labels).
+    route = {"channel": channel.value, "severity": "critical", "scope": "route"}
+    alerts: list[Alert] = []
+
+    increases = " or ".join(
+        increase("kanari_undelivered_total", matchers, loss) for matchers in _loss_selectors(channel)
+    )
+    alerts.append(
+        Alert(
+            name="KanariRouteLosingCanaries",
+            expr=with_names(
+                f"sum {by(*recording_labels(), 'hop', 'owner')} (\n  {increases}\n) >= {ROUTE_LOSSES}"
+            ),
+            for_=timing_of.route_for,
+            labels=route,
+            summary=f"{ROUTE}: canaries lost at hop {{{{ $labels.hop }}}} (owner {{{{ $labels.owner }}}})",
+            description=(
+                f"{VALUE} canaries on {ROUTE_LONG} did not reach hop {{{{ $labels.hop }}}} by their "
+                f"deadline in the last {loss_text}. That hop belongs to {{{{ $labels.owner }}}}. Real "
+                "concern reports on this route are probably not arriving either."
+            ),
+            dashboard=Dashboard.MUNICIPALITY,
+            variable="municipality",
+        )
+    )
+    for (dedicated_channel, hop, owner), name in DEDICATED.items():
+        if dedicated_channel is not channel:
+            continue
+        matchers = [f'channel="{channel.value}"', f'hop="{hop.value}"', f'owner="{owner.value}"']
+        summary, description = _DEDICATED_TEXT[name]
+        alerts.append(
+            Alert(
+                name=name,
+                expr=with_names(
+                    f"sum {by(*recording_labels(), 'hop', 'owner')} (\n"
+                    f"  {increase('kanari_undelivered_total', matchers, loss)}\n) >= {ROUTE_LOSSES}"
+                ),
+                for_=timing_of.route_for,
+                labels=route,
+                summary=summary,
+                description=description.format(value=VALUE, route=ROUTE_LONG, window=loss_text),
+                dashboard=Dashboard.MUNICIPALITY,
+                variable="municipality",
+            )
+        )
+    if channel is Channel.PORTAL:
+        alerts.append(
+            Alert(
+                name="KanariFallbackToPaperPost",
+                expr=with_names(
+                    f"sum {by(*recording_labels())} (\n"
+                    f"  {increase('kanari_rejections_total', [is_channel], loss)}\n"
+                    f") >= {ROUTE_LOSSES}"
+                ),
+                for_=timing_of.route_for,
+                labels={**route, "owner": Owner.VENDOR.value},
+                summary=f"{ROUTE}: reports fall back to paper post",
+                description=(
+                    f"{VALUE} canaries on {ROUTE_LONG} were rejected by the fagsystem and ended as paper "
+                    f"post at KS (AVVIST_FAGSYSTEM, SENDT_PRINT or AVVIST_PRINT) in the last {loss_text}. "
+                    "Electronic delivery to this municipality is broken: real reports arrive by letter, "
+                    "days late."
+                ),
+                dashboard=Dashboard.MUNICIPALITY,
+                variable="municipality",
+            )
+        )
+    ops_reasons = one_of(reason.value for reason in OPS_REASONS)
+    send_failures = increase(
+        "kanari_send_failures_total", [f'channel="{channel.value}"', f'reason=~"{ops_reasons}"'], loss
+    )
+    alerts.append(
+        Alert(
+            name="KanariSendingFailing",
+            expr=with_names(
+                f"sum {by(*recording_labels(), 'reason')} (\n  {send_failures}\n) >= {ROUTE_LOSSES}"
+            ),
+            for_=timing_of.route_for,
+            labels={**route, "owner": Owner.OPS.value},
+            summary=f"{ROUTE}: Kanari's own sends are refused ({{{{ $labels.reason }}}})",
+            description=(
+                f"{VALUE} canary sends on {ROUTE_LONG} were refused with reason {{{{ $labels.reason }}}} "
+                f"in the last {loss_text}. That is the probe's own side (its credentials, Maskinporten "
+                "scopes, request format or route configuration), so this route is not being monitored."
+            ),
+            dashboard=Dashboard.PROBE,
+        )
+    )
+    unknown = increase(
+        "kanari_canaries_resolved_total", [f'channel="{channel.value}"', 'verdict="unknown"'], loss
+    )
+    last_delivered = selector("kanari_last_delivered_timestamp_seconds", f'channel="{channel.value}"')
+    silence = (
+        f"(\n  time() - max {by(*recording_labels())} ({last_delivered} > 0)\n"
+        f"  > {on(*ROUTE_KEY)} group_left ()\n  {recording.SILENCE_THRESHOLD}\n)\n"
+        # Silence explained by unknown verdicts is blindness (KanariProbeBlind), not a lost route.
+        f"unless {on(*ROUTE_KEY)}\n(sum {by(*ROUTE_KEY)} ({unknown}) > 0)"
+    )
+    alerts.append(
+        Alert(
+            name="KanariRouteSilent",
+            expr=with_names(silence),
+            for_=timing_of.silent_for,
+            labels={**route, "owner": Owner.OPS.value},
+            summary=f"{ROUTE}: no canary delivered for {{{{ $value | humanizeDuration }}}}",
+            description=(
+                f"The newest canary delivered on {ROUTE_LONG} arrived {{{{ $value | humanizeDuration }}}} "
+                "ago, longer than the route's deadline plus two intervals, and no canary ended as "
+                "unknown. If a loss alert for this route fires too, it names the owner (and inhibits "
+                "this one); if not, the probe has stopped resolving canaries on this route."
+            ),
+            dashboard=Dashboard.MUNICIPALITY,
+            variable="municipality",
+        )
+    )
+    readback_failures = increase(
+        "kanari_check_failures_total", [f'channel="{channel.value}"', 'target="readback"'], loss
+    )
+    alerts.append(
+        Alert(
+            name="KanariProbeBlind",
+            expr=(
+                f"sum {by('channel', 'vendor')} (\n  {unknown}\n) >= {ROUTE_LOSSES}\n"
+                f"and {on('channel')}\n(sum {by('channel')} ({readback_failures}) > 0)"
+            ),
+            for_=timing_of.route_for,
+            labels={
+                "channel": channel.value,
+                "owner": Owner.VENDOR.value,
+                "scope": "vendor",
+                "severity": "warning",
+            },
+            summary="{{ $labels.channel }}: Kanari cannot see {{ $labels.vendor }}'s read-back",
+            description=(
+                f"{VALUE} canaries on {{{{ $labels.channel }}}} routes served by {{{{ $labels.vendor }}}} "
+                f"ended as unknown in the last {loss_text} while read-back checks failed: the vendor's "
+                "read-back API is down or refuses Kanari, so deliveries into its fagsystem cannot be "
+                "confirmed. Nothing is assumed lost and no loss alert fires; restore the read-back."
+            ),
+            dashboard=Dashboard.VENDOR,
+            variable="vendor",
+        )
+    )
+    return alerts

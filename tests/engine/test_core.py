@@ -1,0 +1,243 @@
+"""The engine assembled from its parts, on a real ledger, a fresh registry and a fake clock: one canary's
+whole journey at exact instants, the judge's verdicts and closings, and what a start after a crash
+resumes (counters, schedule, unanswered sends)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from probe.channels.base import Observation, Sent
+from probe.clock import FakeClock
+from probe.config.routes import Route
+from probe.engine.core import Engine, PollSettings
+from probe.engine.open_canaries import OpenCanaries
+from probe.errors import Reason, UpstreamError
+from probe.hops import Channel, Hop, Owner, Verdict
+from probe.ledger.sqlite import Ledger
+from probe.lifecycle.record import CanaryRecord, State
+from probe.metrics.metric_set import Metrics
+from tests.engine.kit import (
+    START,
+    VENDOR,
+    VERIFIER,
+    FakeReadback,
+    ScriptedAdapter,
+    factory,
+    metrics,
+    readback_client,
+    record,
+    route,
+)
+from tests.ledger_view import all_records
+
+pytestmark = pytest.mark.anyio
+
+PORTAL = route()  # every 600 s, deadline 300 s, polled every 15 s, final hop registered
+ALTINN = route(Channel.ALTINN, final_hop=Hop.FETCHED)
+SETTINGS = PollSettings(readback_interval=60.0, blind_grace=120.0, late_window=3600.0, cleanup=True)
+
+
+class Probe:
+    """An engine and what a test needs to drive and read it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: FakeClock,
+        registry: CollectorRegistry,
+        adapters: dict[Channel, ScriptedAdapter],
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.registry = registry
+        self.adapters = adapters
+
+    async def at(self, instant: float) -> None:
+        """Move the clock to ``instant`` and run both ticks, with the network work they start."""
+        self.clock.set(instant)
+        self.engine.send_tick()
+        self.engine.poll_tick()
+        await self.engine.settle()
+
+    async def until(self, condition: Callable[[], bool], last: float, step: float = 1.0) -> float:
+        """Tick once a second of fake time until ``condition`` holds; the instant it did."""
+        while not condition():
+            if self.clock.now() >= last:
+                raise AssertionError(f"not by {last - START:g}s after the start")
+            await self.at(self.clock.now() + step)
+        return self.clock.now()
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    def only(self) -> CanaryRecord:
+        [canary] = self.engine.canaries.records.values()
+        return canary
+
+
+@asynccontextmanager
+async def probe(
+    tmp_path: Path, api: FakeReadback, routes: tuple[Route, ...] = (PORTAL,), **adapters: ScriptedAdapter
+) -> AsyncIterator[Probe]:
+    clock = FakeClock(START)
+    client, http = readback_client(api, clock)
+    by_channel = {Channel(name): adapter for name, adapter in adapters.items()}
+    metric_set, registry = metrics()
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    engine = Engine(
+        routes=routes,
+        clock=clock,
+        ledger=ledger,
+        metrics=metric_set,
+        adapters=by_channel,
+        readback={VENDOR: client},
+        factory=factory(),
+        verifier=VERIFIER,
+        poll_settings=SETTINGS,
+        retention=30 * 86400.0,
+        seed=1,
+    )
+    try:
+        yield Probe(engine, clock, registry, by_channel)
+    finally:
+        await engine.settle()
+        await http.aclose()
+        ledger.close()
+
+
+def portal_adapter() -> ScriptedAdapter:
+    return ScriptedAdapter(Channel.PORTAL, send_answer=Sent("ks-1", START))
+
+
+LABELS = {"channel": "portal", "municipality": "4601", "vendor": VENDOR}
+
+
+async def test_one_canary_from_schedule_to_closed(tmp_path: Path) -> None:
+    api = FakeReadback()
+    adapter = portal_adapter()
+    async with probe(tmp_path, api, portal=adapter) as running:
+        running.engine.start()
+        sent_at = await running.until(lambda: bool(adapter.sent), last=START + 600)
+        assert sent_at < START + 600  # the first send takes its place in the spread of one interval
+        await running.at(sent_at + 1)
+        canary = running.only()
+        assert canary.state is State.IN_FLIGHT
+        assert running.value("kanari_canaries_sent_total", **LABELS) == 1
+
+        # KS forwards and the fagsystem receipts; the vendor's read-back then shows it registered.
+        adapter.check_answer = Observation(
+            {Hop.FORWARDED: sent_at + 2, Hop.RECEIPTED: sent_at + 20}, None, "LEVERT"
+        )
+        await running.until(lambda: Hop.RECEIPTED in canary.hops, last=sent_at + 60)
+        api.register(canary, sent_at + 40)
+        await running.until(lambda: canary.verdict is not None, last=sent_at + 300)
+        assert canary.verdict is Verdict.DELIVERED
+        assert canary.hops[Hop.REGISTERED] == sent_at + 40
+        assert running.value("kanari_canaries_resolved_total", **LABELS, verdict="delivered") == 1
+
+        # Removed at the vendor, then closed and out of the working set; the ledger keeps it.
+        await running.until(lambda: not running.engine.canaries.records, last=sent_at + 400)
+        assert api.deleted == [canary.id]
+        [kept] = all_records(running.engine.ledger)
+        assert (kept.state, kept.cleaned_at is not None) == (State.CLOSED, True)
+
+
+async def test_a_canary_not_registered_by_its_deadline_is_lost_at_registered_after_a_successful_look(
+    tmp_path: Path,
+) -> None:
+    api = FakeReadback()
+    adapter = portal_adapter()
+    adapter.check_answer = Observation({Hop.FORWARDED: START + 2, Hop.RECEIPTED: START + 3}, None, "LEVERT")
+    async with probe(tmp_path, api, portal=adapter) as running:
+        running.engine.start()
+        canary = running.engine.send_now(PORTAL)
+        judged = await running.until(lambda: canary.verdict is not None, last=START + 400)
+        # Judged at the deadline: the read-back call was brought forward to it, looked, and what it saw is
+        # applied at the next tick.
+        assert judged == canary.deadline_at + 1
+        assert (canary.verdict, canary.blamed_hop, canary.blamed_owner) == (
+            Verdict.LOST,
+            Hop.REGISTERED,
+            Owner.VENDOR,
+        )
+        assert running.value("kanari_undelivered_total", **LABELS, hop="registered", owner="vendor") == 1
+
+        # It turns up late: counted once, and the canary closes when its watch ends.
+        api.register(canary, judged + 100)
+        await running.until(lambda: canary.late_at is not None, last=judged + 400)
+        assert running.value("kanari_late_arrivals_total", **LABELS) == 1
+
+
+async def test_a_blind_read_back_gives_unknown_after_the_grace_never_lost(tmp_path: Path) -> None:
+    api = FakeReadback()
+    api.status = 503
+    adapter = portal_adapter()
+    adapter.check_answer = Observation({Hop.FORWARDED: START + 2, Hop.RECEIPTED: START + 3}, None, "LEVERT")
+    async with probe(tmp_path, api, portal=adapter) as running:
+        running.engine.start(schedule=False)
+        canary = running.engine.send_now(PORTAL)
+        judged = await running.until(lambda: canary.verdict is not None, last=START + 600)
+        assert canary.verdict is Verdict.UNKNOWN
+        assert (
+            canary.deadline_at + SETTINGS.blind_grace
+            <= judged
+            <= canary.deadline_at + SETTINGS.blind_grace + 1
+        )
+        assert running.value("kanari_undelivered_total", **LABELS, hop="registered", owner="vendor") == 0
+        assert (
+            running.value(
+                "kanari_check_failures_total", channel="portal", target="readback", reason="http_5xx"
+            )
+            > 0
+        )
+
+
+async def test_a_refused_send_is_judged_at_once(tmp_path: Path) -> None:
+    adapter = ScriptedAdapter(Channel.PORTAL, send_answer=UpstreamError("portal", Reason.AUTH, "401", 401))
+    async with probe(tmp_path, FakeReadback(), portal=adapter) as running:
+        running.engine.start(schedule=False)
+        canary = running.engine.send_now(PORTAL)
+        # The send leaves at once; its answer arrives while the first tick's work settles (START + 1) and is
+        # applied by the next tick.
+        assert await running.until(lambda: canary.verdict is not None, last=START + 5) == START + 2
+        assert (canary.verdict, canary.blamed_owner) == (Verdict.FAILED, Owner.OPS)
+        assert running.value("kanari_send_failures_total", **LABELS, reason="auth") == 1
+
+
+async def test_a_start_after_a_crash_resumes_counters_schedule_and_unanswered_sends(tmp_path: Path) -> None:
+    # What the previous run left: a delivered canary (counted), a portal intent and an Altinn intent
+    # whose send answers were never recorded.
+    earlier = Ledger(tmp_path / "ledger.sqlite3")
+    delivered = record(created_at=START - 100, number=1)
+    delivered.state, delivered.verdict, delivered.verdict_at = State.RESOLVED, Verdict.DELIVERED, START - 50
+    portal_intent = record(created_at=START - 10, state=State.INTENT, upstream_id=None, number=2)
+    altinn_intent = record(ALTINN, created_at=START - 10, state=State.INTENT, upstream_id=None, number=3)
+    restored = Metrics(CollectorRegistry(), (1.0,))
+    previous = OpenCanaries(earlier, restored)
+    for canary in (delivered, portal_intent, altinn_intent):
+        previous.add(canary)
+    previous.flush()
+    earlier.close()
+
+    portal = portal_adapter()
+    altinn = ScriptedAdapter(Channel.ALTINN, can_find=True, find_answer="altinn-5")
+    async with probe(tmp_path, FakeReadback(), (PORTAL, ALTINN), portal=portal, altinn=altinn) as running:
+        running.engine.start()
+        # Counters rebuilt from the ledger: the delivered canary and the sent one, not zero.
+        assert running.value("kanari_canaries_resolved_total", **LABELS, verdict="delivered") == 1
+        resumed = {canary.id: canary for canary in running.engine.canaries.records.values()}
+        assert resumed[portal_intent.id].state is State.IN_FLIGHT
+        assert resumed[portal_intent.id].unconfirmed  # only read-back can show it
+        assert not resumed[altinn_intent.id].unconfirmed
+        # Each route resumes one interval after its newest canary, not at once.
+        assert running.engine.schedule.due_of(PORTAL.key) == START - 10 + PORTAL.interval
+        await running.until(lambda: resumed[altinn_intent.id].upstream_id is not None, last=START + 5)
+        assert resumed[altinn_intent.id].upstream_id == "altinn-5"
+        assert altinn.found == [altinn_intent.id]
+        assert portal.sent == []  # nothing sent again
+        assert altinn.sent == []
