@@ -12,6 +12,9 @@ Every error Kanari raises on purpose derives from :class:`KanariError`::
     │   └── InvalidResponseError  reason ``invalid_response``: the answer did not parse
     ├── MarkerError            a canary marker failed verification (forged, altered, expired, unknown key)
     ├── LedgerError            the canary ledger could not be read or written
+    │   └── LedgerUnusableError      the ledger file cannot be opened as asked: names its path, what is
+    │                                wrong and what to do (``kanari run``/``status`` exit 2 with it)
+    ├── ListenError            an HTTP surface's HOST:PORT is malformed or cannot be listened on
     └── SandboxError           what the sandbox's simulated services refuse (probe.sandbox.errors)
 
 The ``reason`` label of the failure metrics comes from :class:`Reason`, taken from this tree, never from
@@ -139,3 +142,20 @@ class MarkerError(KanariError):
 
 class LedgerError(KanariError):
     """The canary ledger could not be read or written."""
+
+
+class LedgerUnusableError(LedgerError):
+    """The ledger at ``path`` cannot be opened as asked (``action``: ``open`` to write, ``read`` for a
+    read-only look): ``problem`` says what is wrong, ``fix`` what the operator can do. Kept apart so that
+    ``kanari config check`` can show them as a problem of the ``ledger`` setting."""
+
+    def __init__(self, path: str, problem: str, fix: str, *, action: str = "open") -> None:
+        self.path = path
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"cannot {action} ledger {path}: {problem}; {fix}")
+
+
+class ListenError(KanariError):
+    """A ``HOST:PORT`` to listen on is malformed, or the socket cannot be bound there (in use, not
+    permitted, not an address of this machine). The message names the address and the problem."""

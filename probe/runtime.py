@@ -37,6 +37,11 @@ from probe.transport.maskinporten import MaskinportenClient
 from probe.transport.pool import connection_limits, pooled_transport
 from probe.transport.upstream import Upstream
 
+# How long a stopping probe waits for requests under way before cancelling them: the default upstream
+# timeout, so a request that would be answered in time is, and a stuck one cannot hold the process
+# (Kubernetes' default termination grace is 30 s; the HTTP surface then takes at most 5 s more).
+SHUTDOWN_GRACE = 10.0
+
 
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
     """Verification always on: the public CAs, plus ``ca_bundle`` (a test or internal CA) if given."""
@@ -88,9 +93,9 @@ class Runtime:
     maskinporten: MaskinportenClient
     jwks: dict[str, Any]
 
-    async def close(self) -> None:
-        """Finish network work, close the HTTP clients and the ledger."""
-        await self.engine.settle()
+    async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """Finish network work (at most ``grace`` seconds), close the HTTP clients and the ledger."""
+        await self.engine.shutdown(grace)
         for client in self.clients:
             await client.aclose()
         self.ledger.close()

@@ -47,7 +47,8 @@ class ProbeService:
 
     def readiness(self) -> dict[str, bool]:
         """The conditions of ``/readyz``."""
-        return {"scheduler": self.scheduler.running, "ledger": self.runtime.ledger.writable()}
+        ledger = self.runtime.engine.canaries.writable and self.runtime.ledger.writable()
+        return {"scheduler": self.scheduler.running, "ledger": ledger}
 
     @property
     def url(self) -> str:
@@ -55,7 +56,8 @@ class ProbeService:
         return self.server.url
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Start everything, run until ``stop`` is set, then shut down cleanly."""
+        """Start everything, run until ``stop`` is set, then shut down cleanly
+        within a bound (the HTTP surface at most 5 s, network work at most ``SHUTDOWN_GRACE``)."""
         engine = self.runtime.engine
         engine.start()
         self.scheduler.every("send", self._send_tick, engine.send_tick)

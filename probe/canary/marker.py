@@ -135,7 +135,7 @@ class MarkerVerifier:
         signature = _b64decode(encoded_signature, "signature")
         try:
             payload = json.loads(payload_bytes)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
             raise MarkerError("marker: payload is not JSON") from None
         problem = _payload_problem(payload)
         if problem:

@@ -21,10 +21,14 @@ from typing import Any
 from cryptography import x509
 
 from probe.canary.content import REPORT_VERSIONS
-from probe.errors import InvalidResponseError
+from probe.errors import InvalidResponseError, UpstreamError
 from probe.hops import Channel
 
 _VERSION = re.compile(r"^[vV]?(\d{1,3})$")
+# KS refuses a report it cannot decrypt with its own print key with a 400 that says so ("Delen
+# bekymringsmelding kunne ikke dekrypteres med print-sertifikatet"): the first sign that KS changed its
+# keys while Kanari still holds the old certificates.
+_KEY_REFUSAL = re.compile(r"dekrypter|krypteringsn|sertifikat|decrypt|certificate", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,3 +124,8 @@ def parse_keys(answer: Any, cache_until: float) -> ReceiverKeys:
         use_until = min(use_until, certificate.not_valid_after_utc.timestamp())
         certificates.append(certificate)
     return ReceiverKeys(certificates[0], certificates[1], use_until)
+
+
+def refused_for_keys(error: UpstreamError) -> bool:
+    """Whether a refused send names the encryption keys: the cached certificates may be stale."""
+    return error.status_code == 400 and bool(error.detail and _KEY_REFUSAL.search(error.detail))

@@ -30,6 +30,7 @@ from probe.channels.ks_directory import (
     newest_shared_version,
     parse_bydeler,
     parse_keys,
+    refused_for_keys,
 )
 from probe.clock import NORWAY, Clock, parse_local_text
 from probe.config.models import PortalSettings
@@ -150,17 +151,41 @@ class PortalChannel:
         subject = dataclasses.replace(
             subject, bydelsnummer=office.number, bydelsnavn=office.name, time_zone=self._settings.time_zone
         )
-        keys = await self.keys(route.kommunenummer, office.number, version)
         report = json.dumps(portal_report(subject, version), ensure_ascii=False).encode()
         pdf = render_pdf(subject)
-        encrypted_pdf = cms.encrypt(pdf, keys.print_certificate)
         container = build_asice(
             {"bekymringsmelding.json": report, "bekymringsmelding.pdf": pdf}, self._signer
         )
+        for attempt in (1, 2):
+            keys = await self.keys(route.kommunenummer, office.number, version)
+            try:
+                answer = await self._submit(route, office, version, keys, pdf=pdf, container=container)
+                break
+            except UpstreamError as error:
+                # A refusal naming the keys after KS changed them: fetch them afresh and try once more
+                # (KS had not accepted the report, so nothing is sent twice).
+                if attempt == 2 or not refused_for_keys(error):
+                    raise
+                self.forget_keys(route.kommunenummer, office.number)
+        report_id = answer.get("uuid") if isinstance(answer, dict) else None
+        if not isinstance(report_id, str) or not report_id:
+            raise InvalidResponseError(self.channel.value, "POST answer has no uuid")
+        return Sent(report_id, self._clock.now(), api_version=version)
+
+    def forget_keys(self, kommunenummer: str, bydelsnummer: str) -> None:
+        """Drop the office's cached certificates (every version), so the next send fetches them."""
+        for key in [key for key in self._keys if key[:2] == (kommunenummer, bydelsnummer)]:
+            del self._keys[key]
+
+    async def _submit(
+        self, route: Route, office: Bydel, version: str, keys: ReceiverKeys, *, pdf: bytes, container: bytes
+    ) -> Any:
+        """The ``mottak`` POST of one encrypted report: its parsed answer."""
+        encrypted_pdf = cms.encrypt(pdf, keys.print_certificate)
         encrypted_asice = cms.encrypt(container, keys.fiks_io_certificate)
         if len(encrypted_pdf) + len(encrypted_asice) > self._settings.max_payload_bytes:
             raise UpstreamError(self.channel.value, Reason.HTTP_4XX, "payload over KS's 5 MB limit")
-        answer = await self._upstream.json(
+        return await self._upstream.json(
             "POST",
             f"{self._base}/api/{version}/mottak/fagsystem/{self._settings.fiks_org_id}/"
             f"{route.kommunenummer}/{office.number}/offentlig",
@@ -172,10 +197,6 @@ class PortalChannel:
                 "asice": ("asice.zip", encrypted_asice, "application/octet-stream"),
             },
         )
-        report_id = answer.get("uuid") if isinstance(answer, dict) else None
-        if not isinstance(report_id, str) or not report_id:
-            raise InvalidResponseError(self.channel.value, "POST answer has no uuid")
-        return Sent(report_id, self._clock.now(), api_version=version)
 
     async def check(self, route: Route, upstream_id: str, api_version: str | None = None) -> Observation:
         """The report's status history mapped onto hops, asked in the version the report was sent in."""

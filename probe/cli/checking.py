@@ -2,6 +2,11 @@
 
 Every problem is printed at once, one per line, as ``file:line: field: message (value: ...); fix: ...``,
 sorted by file and line so the output reads alongside the files. Exit 0 when valid, 1 when not.
+
+Beside the files, the place of the ledger is checked (unless ``--skip-secrets``: like the secrets, it
+exists only where the probe runs): its directory exists or can be created and is writable, and a file
+already there is a writable Kanari ledger of a schema this Kanari can use. Nothing is created or
+changed: the file is looked at read-only (:func:`probe.ledger.opening.check_location`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,11 @@ from probe.cli.common import add_config_argument
 from probe.cli.exits import Exit
 from probe.config.loader import KanariConfig, check_config
 from probe.config.registry import Municipality
-from probe.errors import ConfigError
+from probe.config.yamlfile import read_yaml
+from probe.errors import ConfigError, LedgerUnusableError
 from probe.hops import Channel
+from probe.ledger.opening import check_location
+from probe.ledger.rows import SCHEMA_VERSION
 
 # Enough names to see what is missing at a glance; --missing lists them all.
 SHOWN_MISSING = 12
@@ -49,6 +57,10 @@ def add_commands(commands: Any) -> None:
 def command_check(arguments: argparse.Namespace) -> int:
     """``kanari config check``: exit 0 when valid, 1 when not."""
     result = check_config(arguments.config, with_secrets=not arguments.skip_secrets)
+    if result.config is not None and not arguments.skip_secrets:
+        problems, notes = ledger_check(result.config)
+        result.errors.extend(problems)
+        result.warnings.extend(notes)
     if result.errors:
         print(f"{len(result.errors)} problem(s) in {arguments.config}:")
         for error in sort_problems(result.errors):
@@ -64,9 +76,29 @@ def command_check(arguments: argparse.Namespace) -> int:
         print(f"{arguments.config}: not valid ({len(result.errors)} problem(s) above)")
         return Exit.FAILED
     routes = len(result.config.routes) if result.config else 0
-    skipped = " (secrets and key files not checked)" if arguments.skip_secrets else ""
+    skipped = " (secrets, key files and the ledger not checked)" if arguments.skip_secrets else ""
     print(f"{arguments.config}: valid ({routes} routes){skipped}")
     return Exit.OK
+
+
+def ledger_check(config: KanariConfig) -> tuple[list[ConfigError], list[str]]:
+    """The problem with the ledger's place, as a problem of the ``ledger`` setting, if there is one; and
+    a note when an older ledger will be migrated at the next start."""
+    setting = config.settings.ledger
+    path = config.path(setting)
+    try:
+        found = check_location(path)
+    except LedgerUnusableError as error:
+        document = read_yaml(config.directory, "kanari.yaml", [])
+        line = document.lines.get(("ledger",)) if document is not None else None
+        place = f"kanari.yaml:{line}" if line is not None else "kanari.yaml"
+        return [ConfigError(place, "ledger", str(setting), f"{path}: {error.problem}", error.fix)], []
+    if found is not None and found < SCHEMA_VERSION:
+        return [], [
+            f"ledger {path} has schema {found}: kanari run migrates it to schema {SCHEMA_VERSION} "
+            "(in one transaction) when it next starts"
+        ]
+    return [], []
 
 
 _PLACE = re.compile(r"^(?P<file>.*?)(?::(?P<line>\d+))?$")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -14,6 +15,8 @@ from probe.config.loader import KanariConfig, load_config
 from probe.errors import InvalidConfigError, KanariError
 
 DEFAULT_CONFIG = Path("config")
+
+log = logging.getLogger("kanari")
 
 
 class UsageError(KanariError):
@@ -45,13 +48,42 @@ def load_or_explain(directory: Path, overrides: Mapping[str, Any] | None = None)
 
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:
-    """Run ``main(stop)`` in a new event loop; SIGINT/SIGTERM set ``stop`` for a clean shutdown."""
+    """Run ``main(stop)`` in a new event loop until it returns.
+
+    SIGINT or SIGTERM sets ``stop`` for a clean shutdown (bounded: see :meth:`Engine.shutdown`); a
+    second one stops at once, leaving what was not yet recorded to be resumed at the next start (exit
+    128 + the signal's number). SIGHUP is logged and ignored: the configuration is read only at start,
+    so a changed configuration takes a restart (docs/runbooks.md).
+    """
+    second: list[int] = []
 
     async def runner() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        main_task = asyncio.current_task()
+
+        def stop_requested(signum: signal.Signals) -> None:
+            if not stop.is_set():
+                log.info("%s: shutting down (a second signal stops at once)", signum.name)
+                stop.set()
+                return
+            log.warning("%s again: stopping now, without waiting for requests under way", signum.name)
+            second.append(int(signum))
+            if main_task is not None:
+                main_task.cancel()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
+            loop.add_signal_handler(signum, stop_requested, signum)
+        loop.add_signal_handler(
+            signal.SIGHUP,
+            log.warning,
+            "SIGHUP ignored: Kanari reads its configuration only at start; restart it to apply changes",
+        )
         return await main(stop)
 
-    return asyncio.run(runner())
+    try:
+        return asyncio.run(runner())
+    except asyncio.CancelledError:
+        if not second:
+            raise
+        return 128 + second[0]

@@ -1,4 +1,10 @@
-"""``kanari run`` and ``kanari once``: the probe against configured upstreams."""
+"""``kanari run`` and ``kanari once``: the probe against configured upstreams.
+
+``kanari run`` exits 2 (:attr:`Exit.USAGE`) with one line ``kanari run: <problem>`` on stderr when it
+cannot start as configured: the configuration, the ledger (directory not writable, a file that is no
+Kanari ledger, a newer or unmigratable schema) or the HTTP address (malformed, in use, not permitted).
+All of these surface before the engine starts, so nothing has been sent.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,9 @@ from typing import Any
 from probe.cli.common import add_config_argument, load_or_explain, run_until_signalled
 from probe.cli.exits import Exit
 from probe.clock import SystemClock
+from probe.config.listen import parse_listen
 from probe.config.loader import KanariConfig
-from probe.errors import KanariError
+from probe.errors import KanariError, ListenError
 from probe.hops import Channel, Verdict, hops_until
 from probe.lifecycle.record import CanaryRecord
 from probe.lifecycle.verdict import delivered_at
@@ -25,7 +32,12 @@ def add_commands(commands: Any) -> None:
     """Register ``run`` and ``once``."""
     run = commands.add_parser("run", help="run the probe on every configured route")
     add_config_argument(run)
-    run.add_argument("--listen", help="HOST:PORT of the probe's HTTP surface (default: from kanari.yaml)")
+    run.add_argument(
+        "--listen",
+        type=listen_address,
+        help="HOST:PORT of the probe's HTTP surface, [::1]:PORT for IPv6, port 0 for a free one "
+        "(default: from kanari.yaml)",
+    )
     run.set_defaults(handler=command_run)
 
     once = commands.add_parser(
@@ -37,17 +49,40 @@ def add_commands(commands: Any) -> None:
     once.set_defaults(handler=command_once)
 
 
+def listen_address(value: str) -> str:
+    """``--listen``, checked while the arguments are parsed: a malformed value is a usage error (exit 2)
+    naming it, before anything is loaded or bound."""
+    try:
+        parse_listen(value)
+    except ListenError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
 def command_run(arguments: argparse.Namespace) -> int:
-    """``kanari run``."""
+    """``kanari run``: exit 2 with the problem named when the probe cannot start as configured."""
     config = load_or_explain(arguments.config)
     if config is None:
         return Exit.USAGE
-    return run_until_signalled(lambda stop: serve(config, stop, arguments.listen))
+    try:
+        return run_until_signalled(lambda stop: serve(config, stop, arguments.listen))
+    except KanariError as error:
+        print(f"kanari run: {error}", file=sys.stderr)
+        return Exit.USAGE
 
 
 async def serve(config: KanariConfig, stop: asyncio.Event, listen: str | None = None) -> int:
-    """Run the probe for ``config`` until ``stop`` is set."""
-    service = ProbeService(build_runtime(config, SystemClock()), listen)
+    """Run the probe for ``config`` until ``stop`` is set.
+
+    Opening the ledger (in :func:`build_runtime`) and binding the HTTP socket (in :class:`ProbeService`)
+    raise a :class:`KanariError` naming the problem; both happen before the engine starts, so nothing has
+    been sent, and what was built is closed again before the error goes on to the caller."""
+    runtime = build_runtime(config, SystemClock())
+    try:
+        service = ProbeService(runtime, listen)
+    except BaseException:
+        await runtime.close()
+        raise
     print(f"kanari: probing {len(config.routes)} routes; metrics at {service.url}/metrics", flush=True)
     await service.run(stop)
     return Exit.OK

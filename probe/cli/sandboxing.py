@@ -10,6 +10,7 @@ from typing import Any
 
 from probe.cli.common import load_or_explain, run_until_signalled
 from probe.cli.exits import Exit
+from probe.cli.probing import listen_address
 from probe.clock import SystemClock
 from probe.config.keyfiles import generate_signing_key
 from probe.config.loader import KanariConfig
@@ -30,7 +31,9 @@ def add_commands(commands: Any) -> None:
     sandbox = commands.add_parser(
         "sandbox", help="run the simulated world (KS, Altinn, Maskinporten, vendors)"
     )
-    sandbox.add_argument("--listen", help="HOST:PORT (default 127.0.0.1:8700; port 0 picks a free one)")
+    sandbox.add_argument(
+        "--listen", type=listen_address, help="HOST:PORT (default 127.0.0.1:8700; port 0 picks a free one)"
+    )
     sandbox.add_argument("--speed", type=float, help="time compression: every delay is divided by this")
     sandbox.add_argument(
         "--state-dir", type=Path, help="where keys, secrets and sandbox.json go (var/sandbox)"
@@ -46,9 +49,14 @@ def add_commands(commands: Any) -> None:
     demo.add_argument(
         "--config", type=Path, default=DEMO_CONFIG, help=f"demo configuration (default {DEMO_CONFIG})"
     )
-    demo.add_argument("--listen", help="HOST:PORT of the probe's HTTP surface (default 127.0.0.1:9464)")
     demo.add_argument(
-        "--sandbox-listen", default="127.0.0.1:8700", help="HOST:PORT of the sandbox and its admin API"
+        "--listen", type=listen_address, help="HOST:PORT of the probe's HTTP surface (default 127.0.0.1:9464)"
+    )
+    demo.add_argument(
+        "--sandbox-listen",
+        type=listen_address,
+        default="127.0.0.1:8700",
+        help="HOST:PORT of the sandbox and its admin API",
     )
     demo.add_argument("--interval", type=float, help="seconds between canaries on every route")
     demo.add_argument("--deadline", type=float, help="seconds a canary has to reach its final hop")
@@ -82,9 +90,17 @@ def command_sandbox(arguments: argparse.Namespace) -> int:
         task.cancel()
         stopping.cancel()
         await asyncio.gather(task, stopping, return_exceptions=True)
+        # A sandbox that could not start (its address in use) ended on its own: say so, do not exit 0.
+        failure = None if task.cancelled() else task.exception()
+        if failure is not None:
+            raise failure
         return Exit.OK
 
-    return run_until_signalled(main)
+    try:
+        return run_until_signalled(main)
+    except KanariError as error:
+        print(f"kanari sandbox: {error}", file=sys.stderr)
+        return Exit.USAGE
 
 
 def command_demo(arguments: argparse.Namespace) -> int:

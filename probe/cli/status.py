@@ -1,14 +1,20 @@
-"""``kanari status``: each route's latest verdict from the ledger, as a table."""
+"""``kanari status``: each route's latest verdict from the ledger, as a table.
+
+The ledger is only read: opened read-only (:meth:`Ledger.open_read_only`), so a wrong path is an error
+naming it (exit 2) instead of a new empty ledger, and a read-only file or directory is fine.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from typing import Any
 
 from probe.cli.common import add_config_argument, load_or_explain
 from probe.cli.exits import Exit
 from probe.config.loader import KanariConfig
+from probe.errors import LedgerError
 from probe.hops import Channel, Verdict
 from probe.ledger.sqlite import Ledger
 from probe.lifecycle.record import CanaryRecord
@@ -30,11 +36,22 @@ def command_status(arguments: argparse.Namespace) -> int:
     config = load_or_explain(arguments.config)
     if config is None:
         return Exit.USAGE
-    ledger = Ledger(config.path(config.settings.ledger))
     try:
-        print(render_status(config, ledger.latest_per_route(), only_problems=arguments.problems))
-    finally:
-        ledger.close()
+        ledger = Ledger.open_read_only(config.path(config.settings.ledger))
+        try:
+            latest = ledger.latest_per_route()
+        finally:
+            ledger.close()
+    except LedgerError as error:
+        print(f"kanari status: {error}", file=sys.stderr)
+        return Exit.USAGE
+    if not ledger.complete:
+        print(
+            f"warning: {ledger.path}-wal could not be read (no usable -shm in a read-only directory): "
+            "the newest verdicts may be missing",
+            file=sys.stderr,
+        )
+    print(render_status(config, latest, only_problems=arguments.problems))
     return Exit.OK
 
 

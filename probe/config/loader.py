@@ -24,11 +24,11 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
-from probe.config.environment import ENV_PREFIX, environment, environment_variable_for
+from probe.config.environment import ENV_PREFIX, environment, split_overrides
 from probe.config.keys import Keys
 from probe.config.models import ProbeSettings, unused_environment_variables
 from probe.config.municipalities import MunicipalityFile
-from probe.config.places import SETTINGS_FILE
+from probe.config.places import SETTINGS_FILE, SettingsOrigin
 from probe.config.registry import Registry, packaged_registry
 from probe.config.routes import Route
 from probe.config.types import secret_refs
@@ -120,20 +120,25 @@ def check_config(
     warnings: list[str] = []
 
     settings_document = read_yaml(directory, SETTINGS_FILE, errors)
-    settings = _settings(settings_document, overrides or {}, env, errors)
+    # A KANARI_ variable naming no setting under one that exists is reported here, on the variable, and
+    # kept away from pydantic-settings, which would ignore it or blame a line of kanari.yaml for it.
+    overriding, unknown = split_overrides(env, ProbeSettings)
+    errors.extend(unknown)
+    origin = SettingsOrigin(settings_document, overriding)
+    settings = _settings(settings_document, overrides or {}, overriding, origin, errors)
     defaults = ProbeSettings.model_fields
     vendors_file = settings.vendors_file if settings else defaults["vendors_file"].default
     municipalities_dir = settings.municipalities_dir if settings else defaults["municipalities_dir"].default
-    registry = _registry(directory, settings, settings_document, errors)
+    registry = _registry(directory, settings, settings_document, origin, errors)
 
     vendors_document = read_yaml(directory, str(vendors_file), errors)
     vendors_model = _validate(vendors_document, VendorsFile, errors) if vendors_document else None
-    documents = _municipality_documents(directory, municipalities_dir, settings_document, errors, warnings)
+    documents = _municipality_documents(directory, municipalities_dir, origin, errors, warnings)
 
     checked = cross_check(
         directory=directory,
         settings=settings,
-        settings_document=settings_document,
+        settings_origin=origin,
         registry=registry,
         vendors=vendors_model.vendors if vendors_model else None,
         vendors_document=vendors_document,
@@ -189,7 +194,7 @@ def _env_names(data: Any) -> set[str]:
 def _municipality_documents(
     directory: Path,
     municipalities_dir: Path,
-    settings_document: YamlDocument | None,
+    origin: SettingsOrigin,
     errors: list[ConfigError],
     warnings: list[str],
 ) -> list[tuple[YamlDocument, MunicipalityFile]]:
@@ -198,7 +203,7 @@ def _municipality_documents(
     if not path.is_dir():
         errors.append(
             ConfigError(
-                settings_document.where(("municipalities_dir",)) if settings_document else SETTINGS_FILE,
+                origin.where(("municipalities_dir",)),
                 "municipalities_dir",
                 str(municipalities_dir),
                 "directory does not exist",
@@ -246,6 +251,7 @@ def _settings(
     document: YamlDocument | None,
     overrides: Mapping[str, Any],
     environ: dict[str, str],
+    origin: SettingsOrigin,
     errors: list[ConfigError],
 ) -> ProbeSettings | None:
     if document is None:
@@ -255,9 +261,7 @@ def _settings(
         with environment(environ):
             return ProbeSettings(**data)
     except ValidationError as error:
-        errors.extend(
-            document.errors_from(error, ProbeSettings, lambda location: _from_environment(location, environ))
-        )
+        errors.extend(document.errors_from(error, ProbeSettings, origin.variable))
     except SettingsError as error:
         # pydantic-settings could not decode a KANARI_ variable holding JSON; its message names the
         # field, never the value.
@@ -274,11 +278,6 @@ def _settings(
             )
         )
     return None
-
-
-def _from_environment(location: tuple[str | int, ...], environ: Mapping[str, str]) -> str | None:
-    name = environment_variable_for(location, environ)
-    return f"environment variable {name}" if name else None
 
 
 def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -303,6 +302,7 @@ def _registry(
     directory: Path,
     settings: ProbeSettings | None,
     settings_document: YamlDocument | None,
+    origin: SettingsOrigin,
     errors: list[ConfigError],
 ) -> Registry:
     configured = settings.registry if settings else None
@@ -316,8 +316,8 @@ def _registry(
     registry = Registry.load(_resolve(directory, configured), found)
     for problem in found:
         if problem.field == "registry" and settings_document is not None:
-            # The file itself cannot be read: the place to fix is registry: in kanari.yaml.
-            where = settings_document.where(("registry",))
+            # The file itself cannot be read: the place to fix is registry: in kanari.yaml (or its variable).
+            where = origin.where(("registry",))
             problem = ConfigError(where, "registry", str(configured), problem.message, problem.hint)  # noqa: PLW2901
         errors.append(problem)
     return registry if len(registry) else packaged_registry()

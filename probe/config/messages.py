@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from probe.config.schema import Path, closest, fields_at, is_secret_path
+from probe.config.types import not_shown
 from probe.errors import ConfigError
 
 REDACTED = "<redacted>"
@@ -54,8 +55,9 @@ _PATTERNS: dict[str, tuple[str, str]] = {
     ),
     "smarthost": ("must be HOST:PORT", "e.g. smtp.example.no:587"),
     "env": (
-        "not an environment variable name (letters, digits and '_')",
-        "give the variable's name, e.g. {env: KANARI_FIKS_INTEGRASJON_PASSORD}, never the secret itself",
+        "the name after env: is not a variable name",
+        "give the variable's name (letters, digits and '_'), e.g. {env: KANARI_FIKS_INTEGRASJON_PASSORD}, "
+        "never the secret itself",
     ),
 }
 
@@ -181,6 +183,10 @@ def _missing(problem: _Problem) -> Explanation:
 
 
 def _pattern(problem: _Problem) -> Explanation:
+    if problem.name == "env" and isinstance(problem.value, str):
+        # Only a secret reference has ``env``; what fails its pattern may be the secret itself.
+        message, hint = _PATTERNS["env"]
+        return f"{message} ({not_shown(problem.value)})", hint
     return _PATTERNS.get(problem.name, (problem.message, ""))
 
 

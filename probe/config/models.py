@@ -15,9 +15,30 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from probe.config.durations import (
+    AssertionLifetime,
+    BlindGrace,
+    DeliveryTime,
+    DirectoryCache,
+    LateWindow,
+    MarkerAge,
+    PollInterval,
+    RefreshMargin,
+    Retention,
+    SendInterval,
+    Timeout,
+)
 from probe.config.environment import ENV_NESTED_DELIMITER, ENV_PREFIX, environment_source
-from probe.config.fields import ApiVersionChoice, HttpUrl, ListenAddress, Receiver, Strict, TimeZoneName
-from probe.config.types import Duration, SecretSource
+from probe.config.fields import (
+    ApiVersionChoice,
+    Audience,
+    ListenAddress,
+    Receiver,
+    Strict,
+    TimeZoneName,
+    UpstreamUrl,
+)
+from probe.config.types import SecretSource
 from probe.hops import Channel, Hop
 
 
@@ -42,7 +63,7 @@ class SigningSettings(Strict):
     previous_public_keys: list[PreviousKey] = []
     # A read-back answer carrying a marker older than this is not accepted as one of ours: replaying an
     # old marker onto a real report must not make it look like a canary.
-    max_age: Duration = 7 * 86400
+    max_age: MarkerAge = 7 * 86400
 
     @field_validator("key_id")
     @classmethod
@@ -71,23 +92,21 @@ class MaskinportenSettings(Strict):
     """The Maskinporten client (DESIGN 3.1): a registered key (``key_id``) or a business certificate
     chain (``certificate_chain_file``, sent as ``x5c``)."""
 
-    token_url: HttpUrl
-    audience: str
+    token_url: UpstreamUrl
+    audience: Audience
     client_id: str = Field(min_length=1)
     key_file: Path
     key_id: str | None = None
     certificate_chain_file: Path | None = None
     # Maskinporten accepts assertions living at most 120 s; a shorter life narrows replay.
-    assertion_lifetime: Duration = 60
+    assertion_lifetime: AssertionLifetime = 60
     # Renew a cached token this long before it expires, so no request carries a token that dies in flight.
-    refresh_margin: Duration = 30
+    refresh_margin: RefreshMargin = 30
 
     @model_validator(mode="after")
     def _one_key_kind(self) -> MaskinportenSettings:
         if (self.key_id is None) == (self.certificate_chain_file is None):
             raise ValueError("give exactly one of key_id (registered key) or certificate_chain_file (x5c)")
-        if self.assertion_lifetime > 120:
-            raise ValueError("assertion_lifetime must be at most 120 s (Maskinporten's limit)")
         return self
 
 
@@ -95,16 +114,16 @@ class ChannelSettings(Strict):
     """Settings shared by both channels. Per-municipality files may override the timing fields."""
 
     enabled: bool = True
-    base_url: HttpUrl
-    interval: Duration = 300
-    deadline: Duration = 900
-    poll_interval: Duration = 15
+    base_url: UpstreamUrl
+    interval: SendInterval = 300
+    deadline: DeliveryTime = 900
+    poll_interval: PollInterval = 15
     # The slowest latency a healthy route shows (its normal worst case); ``config check`` refuses a
     # deadline that does not leave room for it plus one poll.
-    normal_latency: Duration = 120
+    normal_latency: DeliveryTime = 120
     final_hop: Hop | None = None
     concurrency: int = Field(default=16, ge=1, le=1024)
-    timeout: Duration = 10
+    timeout: Timeout = 10
 
 
 class PortalSettings(ChannelSettings):
@@ -121,7 +140,7 @@ class PortalSettings(ChannelSettings):
     max_payload_bytes: int = 5 * 1024 * 1024
     # Bydel lists and encryption keys change rarely; refetching them for every canary would double
     # the calls per canary for nothing.
-    directory_cache: Duration = 3600
+    directory_cache: DirectoryCache = 3600
 
 
 class AltinnSettings(ChannelSettings):
@@ -129,7 +148,7 @@ class AltinnSettings(ChannelSettings):
 
     resource_id: str = Field(min_length=1)
     scopes: list[str] = ["altinn:serviceowner", "altinn:correspondence.write"]
-    deadline: Duration = 3600
+    deadline: DeliveryTime = 3600
     final_hop: Hop | None = Hop.FETCHED
     # The police reports that went unopened for two years were confidential mail, visible only to holders
     # of a role nobody had: the canary travels the same way unless a route says otherwise.
@@ -154,9 +173,9 @@ class ChannelsSettings(Strict):
 class ReadbackSettings(Strict):
     """How the vendors' read-back APIs are polled."""
 
-    poll_interval: Duration = 15
+    poll_interval: PollInterval = 15
     concurrency: int = Field(default=8, ge=1, le=1024)
-    timeout: Duration = 10
+    timeout: Timeout = 10
     cleanup: bool = True
 
 
@@ -256,11 +275,11 @@ class ProbeSettings(BaseSettings):
     metrics: MetricsSettings = MetricsSettings()
     alerting: AlertingSettings = AlertingSettings()
     # After a verdict of lost or unknown, keep looking this long for the canary to turn up late.
-    late_window: Duration = 86400
+    late_window: LateWindow = 86400
     # Past the deadline, a probe that still cannot look this long says ``unknown`` instead of waiting.
-    blind_grace: Duration = 120
+    blind_grace: BlindGrace = 120
     # Resolved canaries older than this are folded into per-route totals and removed from the ledger.
-    retention: Duration = 30 * 86400
+    retention: Retention = 30 * 86400
 
     @classmethod
     def settings_customise_sources(

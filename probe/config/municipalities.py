@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
+from probe.config.durations import DeliveryTime, PollInterval, SendInterval
 from probe.config.fields import VENDOR_ID_PATTERN, ApiVersionChoice, HttpUrl, Organisasjonsnummer, Strict
-from probe.config.types import Duration
 from probe.hops import Channel, Hop
 
 
@@ -17,9 +17,9 @@ class MunicipalityChannel(Strict):
     """Per-municipality overrides of one channel's settings."""
 
     enabled: bool = True
-    interval: Duration | None = None
-    deadline: Duration | None = None
-    poll_interval: Duration | None = None
+    interval: SendInterval | None = None
+    deadline: DeliveryTime | None = None
+    poll_interval: PollInterval | None = None
     final_hop: Hop | None = None
     bydel: str | None = Field(default=None, pattern=r"^\d{2}$")
     # Portal: pin the report version instead of negotiating it from the office's stottetVersjon.

@@ -1,10 +1,12 @@
-"""What the checks share: how a place is named, how durations are shown."""
+"""What the checks share: how a place is named (a line of a file, or the ``KANARI_`` variable that
+overrides it) and how a value is shown as it was written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Mapping
 
-from probe.config.types import format_duration
+from probe.config.environment import environment_variable_for, setting_path
 from probe.config.yamlfile import Location, YamlDocument
 
 SETTINGS_FILE = "kanari.yaml"
@@ -20,11 +22,38 @@ def where_in(document: YamlDocument | None, fallback: str) -> Where:
     return document.where
 
 
-def human(seconds: float) -> str:
-    """A duration as an operator writes it: ``30s``, ``10m``, ``1h30m`` (``0.5s`` below a second)."""
-    if seconds >= 1 and float(seconds).is_integer():
-        return format_duration(seconds)
-    return f"{seconds:g}s"
+@dataclasses.dataclass(frozen=True)
+class SettingsOrigin:
+    """Where each value of ``kanari.yaml``'s settings comes from: a line of the file, or the ``KANARI_``
+    variable that overrides it. Every check of the settings names the place through this, so an error in
+    a value set by ``KANARI_CHANNELS__PORTAL__DEADLINE`` names that variable, not the file's line."""
+
+    document: YamlDocument | None
+    # Only the variables that name a setting (see environment.split_overrides).
+    environ: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+    def variable(self, location: Location) -> str | None:
+        """``environment variable NAME`` if a variable supplies ``location``, else ``None``."""
+        name = environment_variable_for(location, self.environ, self._has_section)
+        return f"environment variable {name}" if name else None
+
+    def where(self, location: Location) -> str:
+        """The variable that supplies ``location``, else ``kanari.yaml:line``."""
+        return self.variable(location) or where_in(self.document, SETTINGS_FILE)(location)
+
+    def written(self, location: Location) -> str | None:
+        """The value at ``location`` as written: in the variable, or in the file."""
+        name = environment_variable_for(location, self.environ, self._has_section)
+        if name is not None:
+            return self.environ[name] if len(location) == len(setting_path(name)) else None
+        return self.document.written(location) if self.document else None
+
+    def _has_section(self, location: Location) -> bool:
+        # The file holds a mapping of its own at ``location`` (a key with no scalar value, or the top).
+        if not location:
+            return True
+        document = self.document
+        return document is not None and location in document.lines and document.written(location) is None
 
 
 def dotted(*parts: str | int) -> str:

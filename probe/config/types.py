@@ -1,4 +1,5 @@
-"""Small value types shared by the configuration models: durations and secret references."""
+"""Secret references shared by the configuration models: where a secret comes from, and how that is
+named in a message without showing the secret (durations: :mod:`probe.config.durations`)."""
 
 from __future__ import annotations
 
@@ -9,48 +10,20 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+# An environment variable's name is shown in messages only when it looks like one by convention
+# (upper-case letters, digits and '_', not too long): anything else may be a secret pasted where the name
+# belongs, and "environment variable <the secret> is not set" would print it.
+_SHOWN_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,63}")
 
 
-def parse_duration(value: object) -> float:
-    """Seconds from a number or a Prometheus-style duration string (``90s``, ``5m``, ``1h30m``, ``7d``)."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string such as '5m'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if re.fullmatch(r"\d+(?:\.\d+)?", text):
-            seconds = float(text)
-        else:
-            parts = _DURATION_PART.findall(text)
-            if not parts or "".join(number + unit for number, unit in parts) != text:
-                raise ValueError(
-                    f"not a duration: {value!r} (use seconds or e.g. '90s', '5m', '1h30m', '7d')"
-                )
-            seconds = sum(float(number) * _UNIT_SECONDS[unit] for number, unit in parts)
-    else:
-        raise ValueError("a duration is a number of seconds or a string such as '5m'")
-    if seconds <= 0:
-        raise ValueError("a duration must be positive")
-    return seconds
+def shown_env_name(name: str) -> str | None:
+    """``name`` if it is safe to print (``KANARI_FIKS_INTEGRASJON_PASSORD``), else ``None``."""
+    return name if _SHOWN_ENV_NAME.fullmatch(name) else None
 
 
-def format_duration(seconds: float) -> str:
-    """Seconds as a Prometheus duration (``1h30m``, ``45s``); used for rule ``for:`` fields and docs."""
-    remaining = round(seconds)
-    if remaining <= 0:
-        return "0s"
-    text = ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if remaining >= size:
-            text += f"{remaining // size}{unit}"
-            remaining %= size
-    return text
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+def not_shown(name: str) -> str:
+    """What a message says instead of a name that :func:`shown_env_name` does not show."""
+    return f"{len(name)} characters, not shown: it may be a secret"
 
 
 def _secret_ref_from_text(value: object) -> object:
@@ -75,8 +48,8 @@ class SecretRef(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     file: Path | None = None
-    # An environment variable's name. The pattern also stops a secret pasted here by mistake from being
-    # echoed back as "environment variable <the secret> is not set".
+    # An environment variable's name. The pattern refuses most secrets pasted here by mistake; one that
+    # passes it (letters and digits only) is still never echoed: see shown_env_name.
     env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
     _value: SecretStr | None = PrivateAttr(default=None)
 
@@ -87,8 +60,16 @@ class SecretRef(BaseModel):
         return self
 
     def describe(self) -> str:
-        """Where the secret comes from, safe to print."""
-        return f"file {self.file}" if self.file is not None else f"environment variable {self.env}"
+        """Where the secret comes from, safe to print (an unlikely variable name is described, not shown)."""
+        if self.file is not None:
+            return f"file {self.file}"
+        assert self.env is not None
+        name = shown_env_name(self.env)
+        return (
+            f"environment variable {name}"
+            if name
+            else f"the variable named after env: ({not_shown(self.env)})"
+        )
 
     def resolve(self, base_dir: Path, environ: os._Environ[str] | dict[str, str]) -> SecretStr:
         """Read the secret; raises ``LookupError`` naming the source (never the value) if absent."""
@@ -102,7 +83,7 @@ class SecretRef(BaseModel):
         else:
             assert self.env is not None
             if self.env not in environ or not environ[self.env]:
-                raise LookupError(f"environment variable {self.env} is not set")
+                raise LookupError(f"{self.describe()} is not set")
             value = environ[self.env]
         if not value:
             raise LookupError(f"secret from {self.describe()} is empty")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from probe.config.fields import VENDOR_ID_PATTERN, HttpUrl, Receiver, Strict
+from probe.config.fields import VENDOR_ID_PATTERN, Receiver, Strict, UpstreamUrl
 from probe.config.types import SecretSource
 
 
@@ -30,7 +30,7 @@ class ReadbackAuth(Strict):
 class VendorReadback(Strict):
     """A vendor's read-back API (DESIGN 3.4)."""
 
-    base_url: HttpUrl
+    base_url: UpstreamUrl
     auth: ReadbackAuth
 
 

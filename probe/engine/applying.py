@@ -55,6 +55,9 @@ class Applier:
         self._metrics = metrics
         self._verifier = verifier
         self._adapters = adapters
+        # Registrations whose marker was rejected, per open canary: read-back keeps returning the same
+        # bad registration on every poll, and it is one bad registration, counted and logged once.
+        self._rejected: dict[str, set[str]] = {}
 
     def apply(self, results: Iterable[Result], now: float) -> None:
         """Apply ``results`` in order, at ``now``."""
@@ -129,8 +132,12 @@ class Applier:
             record = by_id.get(registration.canary_id)
             if record is None:
                 continue  # another probe instance's canary, or one already closed
+            rejected = self._rejected.get(record.id, set())
+            if registration.marker in rejected:
+                continue
             problem = self._marker_problem(record, registration, now)
             if problem is not None:
+                self._rejected.setdefault(record.id, set()).add(registration.marker)
                 self._metrics.marker_rejected(record.channel, record.vendor)
                 log.warning(
                     "read-back marker rejected: vendor=%s canary=%s: %s", seen.vendor, record.id, problem
@@ -141,6 +148,9 @@ class Applier:
                 self._reach(record, {Hop.REGISTERED: registration.registered_at}, now, seen.asked_at)
                 if counted[record.id] > 1:
                     lifecycle.mark_duplicate(record)
+        for canary_id in [canary_id for canary_id in self._rejected if canary_id not in by_id]:
+            if canary_id not in self._canaries.records:
+                del self._rejected[canary_id]
         for record in seen.records:
             if record in self._canaries:
                 with self._canaries.changing(record):

@@ -14,6 +14,7 @@ tick started, which the next tick then applies).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping
@@ -76,13 +77,13 @@ class Engine:
         self.clock = clock
         self.ledger = ledger
         self.metrics = metrics
-        self.canaries = OpenCanaries(ledger, metrics)
+        self.canaries = OpenCanaries(ledger, metrics, clock.now)
         self.schedule = RouteSchedule(seed=seed)
         self._adapters = adapters
         self._retention = retention
         self._routes_by_key = {route.key: route for route in routes}
         self.sender = Sender(self.canaries, adapters, self.schedule, factory, metrics)
-        self._tasks = Tasks()
+        self._tasks = Tasks(clock.now)
         watch = Watch(poll_settings.late_window)
         self._status = StatusChecks(self._tasks, adapters, self._routes_by_key, watch)
         self._readback = ReadbackBatches(self._tasks, readback, watch, poll_settings.readback_interval)
@@ -107,6 +108,7 @@ class Engine:
         *unconfirmed* and only read-back can show it arrived.
         """
         now = self.clock.now()
+        self._judge.looking_since = now
         self.metrics.set_routes(self.routes)
         self.metrics.restore(self.ledger.counts())
         for key, api_version in self.ledger.latest_versions().items():
@@ -175,9 +177,33 @@ class Engine:
         return self.sender.send_route(route, self.clock.now())
 
     async def settle(self) -> None:
-        """Wait for the network work the last ticks started (tests, ``kanari once``, shutdown)."""
+        """Wait for the network work the last ticks started (tests, ``kanari once``)."""
         await self.sender.settle()
         await self._tasks.settle()
+
+    async def shutdown(self, grace: float) -> None:
+        """Stop within ``grace`` seconds whatever the upstreams do, and keep every answer that came.
+
+        Network work still under way after ``grace`` is cancelled: a cancelled send stays an intent and
+        is resumed at the next start like one interrupted by a crash (looked up, never sent again).
+        Every answer and result that did arrive, during shutdown too, is recorded before the ledger
+        closes, so an answered send is not resumed as unconfirmed.
+        """
+        loop = asyncio.get_running_loop()
+        until = loop.time() + grace
+        cancelled = await self.sender.settle(within=grace)
+        cancelled += await self._tasks.settle(within=until - loop.time())
+        now = self.clock.now()
+        self._applier.apply(self.sender.answers(), now)
+        self._applier.apply(self._tasks.take(), now)
+        self.canaries.flush()
+        if cancelled:
+            log.warning(
+                "shutdown: %d requests still unanswered after %g s were cancelled; "
+                "their canaries are resumed at the next start",
+                cancelled,
+                grace,
+            )
 
     def route(self, key: tuple[Channel, str]) -> Route | None:
         """A configured route by (channel, kommunenummer)."""

@@ -40,6 +40,8 @@ class Judge:
         self._cleanup = cleanup
         self._blind_grace = blind_grace
         self._settled = settled
+        # Set by the engine's start: see ``decide``'s ``looking_since``.
+        self.looking_since: float | None = None
 
     def advance(self, now: float) -> None:
         """Judge, mark late and close whatever is due at ``now``."""
@@ -61,7 +63,7 @@ class Judge:
                 self._settled(record)
 
     def _judge(self, record: CanaryRecord, now: float) -> None:
-        decision = decide(record, now, self._blind_grace)
+        decision = decide(record, now, self._blind_grace, self.looking_since)
         if decision is None:
             return
         with self._canaries.changing(record):

@@ -5,13 +5,21 @@ A change is wrapped in :meth:`OpenCanaries.changing`, which remembers which coun
 contributed to before; :meth:`OpenCanaries.flush` writes every changed record, and the counters the
 changes add, in one transaction, and only then moves the metrics. A crash between the two loses nothing:
 the metrics are restored from the ledger's counters at start.
+
+A write that fails (a full disk, an I/O error) loses nothing either: the changes stay pending and go
+with the next flush that succeeds; meanwhile :attr:`OpenCanaries.writable` is false (``/readyz`` says
+not ready, ``kanari_ledger_writable`` is 0), one line a minute is logged, and nothing is sent.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from probe.engine.log_throttle import LogThrottle
+from probe.errors import LedgerError
 from probe.hops import Channel
 from probe.ledger.rows import LedgerCount, ledger_count
 from probe.ledger.sqlite import Ledger
@@ -19,13 +27,20 @@ from probe.lifecycle.counters import CounterKey, counter_keys
 from probe.lifecycle.record import UNRESOLVED, CanaryRecord, State
 from probe.metrics.metric_set import Metrics
 
+log = logging.getLogger("kanari.ledger")
+_WRITE_FAILED = "ledger-write"
+
 
 class OpenCanaries:
     """Open canary records by id, with batched, ordered persistence."""
 
-    def __init__(self, ledger: Ledger, metrics: Metrics) -> None:
+    def __init__(self, ledger: Ledger, metrics: Metrics, now: Callable[[], float] = time.monotonic) -> None:
         self.ledger = ledger
         self.metrics = metrics
+        self.writable = True
+        self._failing_since: float | None = None
+        self._now = now
+        self._log = LogThrottle(log, now)
         self.records: dict[str, CanaryRecord] = {}
         self._before: dict[str, set[CounterKey]] = {}
         self._after_commit: list[Callable[[], None]] = []
@@ -40,6 +55,12 @@ class OpenCanaries:
         self.records[record.id] = record
         self._before.setdefault(record.id, set())
 
+    def discard(self, record: CanaryRecord) -> None:
+        """Forget a new canary whose intent could not be committed: it was never sent, so it is neither
+        in the ledger nor counted."""
+        self.records.pop(record.id, None)
+        self._before.pop(record.id, None)
+
     def __contains__(self, record: CanaryRecord) -> bool:
         return self.records.get(record.id) is record
 
@@ -53,11 +74,11 @@ class OpenCanaries:
         """Run ``action`` (a histogram observation, a gauge) once the current changes are committed."""
         self._after_commit.append(action)
 
-    def flush(self) -> None:
+    def flush(self) -> bool:
         """Write changed records and their new counts in one transaction, then move their metrics; drop
-        closed records."""
+        closed records. False when the write failed: the changes stay pending for the next flush."""
         if not self._before and not self._after_commit:
-            return
+            return True
         changed = [self.records[canary_id] for canary_id in self._before if canary_id in self.records]
         added = {record.id: counter_keys(record) - self._before[record.id] for record in changed}
         counts: dict[LedgerCount, int] = {}
@@ -65,7 +86,12 @@ class OpenCanaries:
             for key in added[record.id]:
                 count = ledger_count(record, key)
                 counts[count] = counts.get(count, 0) + 1
-        self.ledger.save(changed, counts)
+        try:
+            self.ledger.save(changed, counts)
+        except LedgerError as error:
+            self._failed(error)
+            return False
+        self._recovered()
         for record in changed:
             if added[record.id]:
                 self.metrics.count(record, added[record.id])
@@ -75,6 +101,28 @@ class OpenCanaries:
         actions, self._after_commit = self._after_commit, []
         for action in actions:
             action()
+        return True
+
+    def _failed(self, error: LedgerError) -> None:
+        if self.writable:
+            self.writable = False
+            self._failing_since = self._now()
+            self.metrics.set_ledger_writable(False)
+        self._log.log(
+            logging.ERROR,
+            _WRITE_FAILED,
+            f"{error}; nothing is sent until the ledger can be written again, and what the probe sees "
+            "meanwhile is written then",
+        )
+
+    def _recovered(self) -> None:
+        if self.writable:
+            return
+        self.writable = True
+        self.metrics.set_ledger_writable(True)
+        held = self._log.clear(_WRITE_FAILED)
+        down = self._now() - (self._failing_since or self._now())
+        log.warning("ledger writable again after %.0f s (%d failed writes not logged)", down, held)
 
     def unresolved(self) -> Iterator[CanaryRecord]:
         """Records without a verdict."""

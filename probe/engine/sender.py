@@ -16,7 +16,7 @@ from probe.engine.factory import CanaryFactory
 from probe.engine.open_canaries import OpenCanaries
 from probe.engine.results import Result, SendAnswered
 from probe.engine.tasks import Tasks
-from probe.errors import UpstreamError
+from probe.errors import LedgerError, UpstreamError
 from probe.hops import Channel
 from probe.lifecycle.record import CanaryRecord
 from probe.metrics.metric_set import Metrics
@@ -40,6 +40,8 @@ class Sender:
         self._factory = factory
         self._metrics = metrics
         self._tasks = Tasks()
+        # Due canaries not sent because their intents could not be written (the ledger's disk full).
+        self.not_sent = 0
 
     def start_due(self, now: float) -> list[CanaryRecord]:
         """Create the canaries of every due route, commit their intents, and start sending them."""
@@ -47,15 +49,18 @@ class Sender:
 
     def send_route(self, route: Route, now: float) -> CanaryRecord:
         """Send one canary on ``route`` now, outside the schedule (``kanari once``)."""
-        return self._start([(route, now)], now)[0]
+        started = self._start([(route, now)], now)
+        if not started:
+            raise LedgerError("the canary's intent could not be written to the ledger; nothing was sent")
+        return started[0]
 
     def answers(self) -> list[Result]:
         """The answers that arrived since the last call."""
         return self._tasks.take()
 
-    async def settle(self) -> None:
-        """Wait for every send under way (tests, shutdown)."""
-        await self._tasks.settle()
+    async def settle(self, within: float | None = None) -> int:
+        """Wait for every send under way (tests, shutdown); see :meth:`Tasks.settle`."""
+        return await self._tasks.settle(within)
 
     def _start(self, due: list[tuple[Route, float]], now: float) -> list[CanaryRecord]:
         started = []
@@ -66,8 +71,13 @@ class Sender:
             self._canaries.add(record)
             started.append((route, record, subject))
             self._metrics.send_started(late_by=max(0.0, now - planned))
-        # The intents must be on disk before any request leaves: a crash from here on finds them.
-        self._canaries.flush()
+        # The intents must be on disk before any request leaves: a crash from here on finds them. One
+        # that cannot be written is not sent at all, and forgotten: never sent, never counted.
+        if not self._canaries.flush():
+            for _, record, _ in started:
+                self._canaries.discard(record)
+            self.not_sent += len(started)
+            return []
         for route, record, subject in started:
             self._tasks.start(self._sender(route, record, subject))
         return [record for _, record, _ in started]

@@ -4,12 +4,17 @@ The socket is bound and listening first, so ``HOST:0`` picks a free port that th
 once (tests, ``kanari demo``) and use before the app exists (the sandbox's world needs its own URL).
 Signal handling is left to the program: uvicorn's own would stop only itself. Both the probe and the
 sandbox serve through this one module.
+
+A malformed address or one that cannot be bound (in use, not permitted, not this machine's) is a
+:class:`~probe.errors.ListenError` naming the address and the problem: it happens in the constructor,
+before the caller has started anything else, so a probe that cannot listen has sent nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,16 +22,47 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
+from probe.config.listen import parse_listen
+from probe.errors import ListenError
+
 # Binding is done already; only uvicorn's own start-up remains, which takes milliseconds.
 STARTUP_TIMEOUT = 10.0
 # uvicorn's own default backlog.
 BACKLOG = 2048
 
 
-def split_listen(listen: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as (host, port)."""
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
+# What an operator reads for the errors a bind can meet; anything else keeps the system's words.
+_BIND_REASONS = {
+    errno.EADDRINUSE: "address already in use; stop what listens there or choose another HOST:PORT",
+    errno.EACCES: "permission denied (ports below 1024 need privileges); choose a port from 1024",
+    errno.EADDRNOTAVAIL: "address not available (it is not an address of this machine)",
+}
+
+
+def _bound_socket(listen: str) -> socket.socket:
+    """A socket bound to ``listen`` and listening, or a :class:`ListenError` naming it and why not."""
+    host, port = parse_listen(listen)
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise ListenError(f"cannot listen on {listen}: {host} is not known ({error.strerror})") from None
+    try:
+        bound = socket.socket(family, kind, protocol)
+    except OSError as error:
+        raise ListenError(f"cannot listen on {listen}: {error.strerror}") from None
+    try:
+        # Only lets a restarted probe take its port back from connections still in TIME_WAIT; a port
+        # another socket listens on stays refused (EADDRINUSE).
+        bound.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        bound.bind(address)
+        # Listening at once: a client told the URL before uvicorn starts (``kanari demo`` and
+        # ``kanari run`` print it first) waits in the backlog instead of being refused.
+        bound.listen(BACKLOG)
+    except OSError as error:
+        bound.close()
+        reason = _BIND_REASONS.get(error.errno or 0, error.strerror or str(error))
+        raise ListenError(f"cannot listen on {listen}: {reason}") from None
+    return bound
 
 
 class _EmbeddedServer(uvicorn.Server):
@@ -39,18 +75,8 @@ class HttpServer:
     """One bound socket, served by uvicorn once :meth:`start` gets the app."""
 
     def __init__(self, listen: str) -> None:
-        host, port = split_listen(listen)
-        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-        self._socket = socket.socket(family, kind, protocol)
-        try:
-            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self._socket.bind(address)
-            # Listening at once: a client told the URL before uvicorn starts (``kanari demo`` and
-            # ``kanari run`` print it first) waits in the backlog instead of being refused.
-            self._socket.listen(BACKLOG)
-        except OSError:
-            self._socket.close()
-            raise
+        host, _ = parse_listen(listen)
+        self._socket = _bound_socket(listen)
         self._socket.set_inheritable(True)
         self.host = host
         self.port = int(self._socket.getsockname()[1])

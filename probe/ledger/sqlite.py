@@ -12,127 +12,99 @@ restart reads are exactly those of the committed rows. Table layout: :mod:`probe
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from probe.errors import LedgerError
+from probe.errors import LedgerError, LedgerUnusableError
 from probe.hops import Channel, Verdict
-from probe.ledger.rows import (
-    ADD_COUNT,
-    COUNTERS,
-    SCHEMA,
-    SCHEMA_VERSION,
-    UPSERT,
-    LedgerCount,
-    from_row,
-    ledger_count,
-    to_row,
-)
-from probe.lifecycle.counters import counter_keys
+from probe.ledger.migrations import migrate
+from probe.ledger.opening import check_schema, connect_read_only, prepare, read_schema
+from probe.ledger.rows import ADD_COUNT, SCHEMA_VERSION, UPSERT, LedgerCount, from_row, to_row
 from probe.lifecycle.record import CanaryRecord, State
 
 
-def _add_evidence_columns(db: sqlite3.Connection) -> None:
-    db.execute("ALTER TABLE canaries ADD COLUMN api_version TEXT")
-    db.execute("ALTER TABLE canaries ADD COLUMN diagnostics TEXT")
-
-
-def _maintained_counters(db: sqlite3.Connection) -> None:
-    """Schema 2 kept totals of deleted rows in ``archived_counts`` and re-derived the rest from the rows
-    with SQL of its own; schema 3 keeps every total in ``counters``: the archived ones, plus those of the
-    rows there are, counted once here by the same :func:`counter_keys` the engine uses."""
-    db.execute(COUNTERS)
-    db.execute(
-        "INSERT INTO counters (metric, channel, municipality, vendor, label_a, label_b, value) "
-        "SELECT metric, channel, municipality, vendor, label_a, label_b, value FROM archived_counts"
-    )
-    totals: dict[LedgerCount, int] = {}
-    for row in db.execute("SELECT * FROM canaries"):
-        record = from_row(row)
-        for key in counter_keys(record):
-            count = ledger_count(record, key)
-            totals[count] = totals.get(count, 0) + 1
-    db.executemany(ADD_COUNT, [(*count, value) for count, value in totals.items()])
-    db.execute("DROP TABLE archived_counts")
-
-
-# Each schema version's changes, applied in order to a ledger written by an older Kanari.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
-    2: _add_evidence_columns,
-    3: _maintained_counters,
-}
-
-
 class Ledger:
-    """The SQLite ledger. One connection, used from the engine's event loop."""
+    """The SQLite ledger. One connection, used from the engine's event loop.
 
-    def __init__(self, path: Path) -> None:
+    Opening checks the place and the file before anything is written (:mod:`probe.ledger.opening`):
+    every problem is a :class:`~probe.errors.LedgerUnusableError` naming the path, what is wrong and what
+    to do; a newer Kanari's ledger is refused untouched, an older one is migrated in one transaction.
+    ``read_only`` (:meth:`open_read_only`) opens an existing ledger without creating or changing anything.
+    """
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
         self.writes = 0
         self.commits = 0
+        # False only for a read-only look that could not read through the -wal (see connect_read_only).
+        self.complete = True
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA busy_timeout=5000")
-            # Before anything that writes (even switching to WAL rewrites the header): a newer
-            # Kanari's ledger must be left exactly as it is.
-            self._refuse_newer()
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: a commit is on disk before it returns, so "intent committed, then send" holds even
-            # across a power cut, not only a process crash.
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._migrate()
+            self._db = self._open_read_only() if read_only else self._open()
         except (sqlite3.Error, OSError) as error:
             raise LedgerError(f"cannot open ledger {path}: {error}") from None
 
-    def _schema_version(self) -> int | None:
-        db = self._db
-        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-        row = (
-            db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if has_meta else None
-        )
-        return int(row[0]) if row is not None else None
+    @classmethod
+    def open_read_only(cls, path: Path) -> Ledger:
+        """The existing ledger at ``path``, for reading only (``kanari status``): a missing file is an
+        error rather than a new ledger, and a read-only file or directory is fine."""
+        return cls(path, read_only=True)
 
-    def _refuse_newer(self) -> None:
-        found = self._schema_version()
-        if found is not None and found > SCHEMA_VERSION:
-            self._db.close()
-            raise LedgerError(
-                f"ledger {self.path} was written by a newer Kanari (schema {found}, this one knows "
-                f"{SCHEMA_VERSION}); refusing to touch it"
-            )
+    def _open_read_only(self) -> sqlite3.Connection:
+        db, self.complete = connect_read_only(self.path)
+        try:
+            found = read_schema(db, self.path, action="read")
+            check_schema(found, self.path, migrating=False, action="read", whole=self.complete)
+            db.execute("PRAGMA query_only=ON")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
-    def _migrate(self) -> None:
-        """Create the schema, or bring an older ledger up to :data:`SCHEMA_VERSION`, in one transaction."""
-        db = self._db
-        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
-        row = (
-            db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if has_meta else None
-        )
-        found = int(row[0]) if row is not None else None
-        if found is not None and found > SCHEMA_VERSION:
-            raise LedgerError(
-                f"ledger {self.path} was written by a newer Kanari (schema {found}, this one knows "
-                f"{SCHEMA_VERSION}); refusing to touch it"
-            )
+    def _open(self) -> sqlite3.Connection:
+        # Every check that can be made without writing, before the read-write connection exists.
+        prepare(self.path)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA busy_timeout=5000")
+            # FULL: a commit is on disk before it returns, so "intent committed, then send" holds even
+            # across a power cut, not only a process crash; set first, so the migration's commit is too.
+            db.execute("PRAGMA synchronous=FULL")
+            self._migrate(db)
+            # After the migration, not before: switching to WAL rewrites the header, so an older ledger
+            # whose migration fails must keep its own. A no-op on a ledger that is WAL already.
+            db.execute("PRAGMA journal_mode=WAL")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _migrate(self, db: sqlite3.Connection) -> None:
+        """Create the schema, or bring an older ledger up to :data:`SCHEMA_VERSION`, in one transaction:
+        a failure rolls every step back and leaves the ledger as it was."""
         db.execute("BEGIN IMMEDIATE")
         try:
-            if found is None:
-                # Statement by statement: ``executescript`` would commit the transaction first.
-                for statement in SCHEMA:
-                    db.execute(statement)
-            else:
-                for version in range(found + 1, SCHEMA_VERSION + 1):
-                    _MIGRATIONS[version](db)
-            db.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (str(SCHEMA_VERSION),),
-            )
+            # Again under the write lock: another process may have changed the file since the look.
+            found = read_schema(db, self.path)
+            check_schema(found, self.path, migrating=True)
+            if found != SCHEMA_VERSION:
+                try:
+                    migrate(db, found)
+                except Exception as error:
+                    if found is None:
+                        raise
+                    raise LedgerUnusableError(
+                        str(self.path),
+                        f"migrating it from schema {found} to {SCHEMA_VERSION} failed ({error}); "
+                        "it is left as it was",
+                        "keep a copy of the file and report this; this Kanari cannot use it as it is",
+                    ) from None
         except BaseException:
-            db.execute("ROLLBACK")
+            # SQLite may have rolled back already (a full disk does): do not hide the error behind
+            # "no transaction is active".
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
 
@@ -147,7 +119,10 @@ class Ledger:
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                # SQLite has already rolled back after some failures (a full disk): a second ROLLBACK
+                # would fail and hide the cause.
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
             self.commits += 1

@@ -88,8 +88,15 @@ def failed(record: CanaryRecord) -> Decision:
     return Decision(Verdict.FAILED, hop, FAILURE_OWNER[record.channel])
 
 
-def decide(record: CanaryRecord, now: float, blind_grace: float) -> Decision | None:
-    """The verdict of an unresolved canary at ``now``, or ``None`` while it is still open."""
+def decide(
+    record: CanaryRecord, now: float, blind_grace: float, looking_since: float | None = None
+) -> Decision | None:
+    """The verdict of an unresolved canary at ``now``, or ``None`` while it is still open.
+
+    ``looking_since`` is when this probe started looking (its start): the blind grace counts from then
+    at the earliest, so a deadline that passed while the probe was down is looked at before anything is
+    judged unknown, and canaries that arrived in time meanwhile are delivered, not written off.
+    """
     arrived = delivered_at(record)
     if arrived is not None and arrived <= record.deadline_at:
         return Decision(Verdict.DELIVERED)
@@ -106,4 +113,5 @@ def decide(record: CanaryRecord, now: float, blind_grace: float) -> Decision | N
         if record.unconfirmed:
             return Decision(Verdict.UNKNOWN)
         return Decision(Verdict.LOST, hop, owner_of(record.channel, hop), late=arrived is not None)
-    return Decision(Verdict.UNKNOWN) if now >= record.deadline_at + blind_grace else None
+    blind_from = record.deadline_at if looking_since is None else max(record.deadline_at, looking_since)
+    return Decision(Verdict.UNKNOWN) if now >= blind_from + blind_grace else None

@@ -157,6 +157,12 @@ class Metrics:
         self._heartbeat = Gauge(
             "kanari_heartbeat_timestamp_seconds", "The scheduler's last tick.", registry=registry
         )
+        self._ledger_writable = Gauge(
+            "kanari_ledger_writable",
+            "1 while the ledger takes writes; 0 after a failed write (disk full, I/O error): nothing is sent",
+            registry=registry,
+        )
+        self._ledger_writable.set(1)
         build_info = Gauge("kanari_build_info", "Kanari's version.", ["version"], registry=registry)
         build_info.labels(version).set(1)
         self._scheduler_lag = Histogram(
@@ -329,6 +335,10 @@ class Metrics:
         """How many canaries of ``channel`` are unresolved, and when the oldest of them was sent."""
         self._in_flight.labels(channel.value).set(count)
         self._oldest_in_flight.labels(channel.value).set(oldest or 0)
+
+    def set_ledger_writable(self, writable: bool) -> None:
+        """Whether the last ledger write succeeded."""
+        self._ledger_writable.set(1 if writable else 0)
 
     def beat(self, now: float) -> None:
         """The scheduler ticked at ``now``."""

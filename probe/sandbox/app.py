@@ -8,6 +8,7 @@
 ``/vendors/{vendor}/kanari/v1/...``             the vendors' read-back APIs (DESIGN 3.4), :mod:`.readback`
 ``/admin/faults``                               fault switches, :mod:`.faults`
 ``/admin/deviations``                           what was accepted against KS's contract, by kind
+``/admin/rotate-print-key``                      KS changes its print key (POST)
 ``/healthz``                                    liveness
 ==============================================  ==================================================
 
@@ -45,6 +46,11 @@ def create_app(world: World) -> Starlette:
         counts = dict.fromkeys(DEVIATION_KINDS, 0) | dict(world.deviations)
         return JSONResponse(counts)
 
+    async def rotate_print_key(request: Request) -> Response:
+        """``POST /admin/rotate-print-key``: KS changes its print key and certificate."""
+        world.pki.rotate_print_key()
+        return JSONResponse({"serial": str(world.pki.print_certificate.serial_number)})
+
     async def index(request: Request) -> Response:
         urls = world.urls
         return JSONResponse(
@@ -69,6 +75,7 @@ def create_app(world: World) -> Starlette:
         *readback_routes(world),
         *admin_routes(world.faults),
         Route("/admin/deviations", deviations, methods=["GET"]),
+        Route("/admin/rotate-print-key", rotate_print_key, methods=["POST"]),
     ]
     app = Starlette(routes=routes)
     app.state.world = world

@@ -230,18 +230,26 @@ class FiksPki:
     ) -> None:
         self._clock = clock
         self._authority = authority
-        self.print_key = print_key
         self._vendor_keys = vendor_keys
         self._vendor_names = vendor_names
+        self._issue_print(print_key)
+        self._fiks_io: dict[tuple[str, str], x509.Certificate] = {}
+
+    def _issue_print(self, print_key: rsa.RSAPrivateKey) -> None:
         not_before, not_after = self._window()
-        self.print_certificate = authority.issue(
+        self.print_key = print_key
+        self.print_certificate = self._authority.issue(
             print_key.public_key(),
             name("KS Fiks print (sandbox)", "KS (sandbox)"),
             not_before,
             not_after,
             encryption=True,
         )
-        self._fiks_io: dict[tuple[str, str], x509.Certificate] = {}
+
+    def rotate_print_key(self) -> None:
+        """KS changes its print key and certificate: from now on only the new one decrypts, as after a
+        real rotation, and ``krypteringsnokler`` serves the new certificate."""
+        self._issue_print(rsa.generate_private_key(public_exponent=65537, key_size=2048))
 
     def _window(self) -> tuple[dt.datetime, dt.datetime]:
         now = to_datetime(self._clock.now()).replace(microsecond=0)

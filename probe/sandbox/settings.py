@@ -16,7 +16,8 @@ from urllib.parse import urlparse
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from probe.errors import ConfigError
+from probe.config.listen import parse_listen
+from probe.errors import ConfigError, ListenError
 
 SCHEMA_DIR_ENV = "KANARI_SANDBOX_KS_SCHEMA_DIR"
 # An Altinn resource id as the resource registry stores it: no ``urn:altinn:resource:`` prefix, no colon,
@@ -140,9 +141,10 @@ class SandboxSettings(_Strict):
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
-        host, separator, port = value.rpartition(":")
-        if not separator or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-            raise ValueError("must be HOST:PORT, e.g. 127.0.0.1:8700 (port 0 picks a free port)")
+        try:
+            parse_listen(value)
+        except ListenError as error:
+            raise ValueError(f"{error} (port 0 picks a free port)") from None
         return value
 
     @field_validator("public_base_url")

@@ -93,6 +93,9 @@ class Upstream:
         self.backoff = Backoff(clock)
         self.requests = 0
         self._slots = asyncio.Semaphore(concurrency)
+        # ``timeout`` bounds the whole exchange, connect to last byte: httpx's own timeouts are per
+        # phase and per read, so an answer dripping a byte every few seconds would never trip them.
+        self._deadline = timeout
         self._timeout = httpx.Timeout(timeout)
         self._max_response_bytes = max_response_bytes
 
@@ -146,10 +149,11 @@ class Upstream:
         return self.parse_json(response)
 
     def parse_json(self, response: httpx.Response) -> Any:
-        """The response body as JSON, or :class:`InvalidResponseError`."""
+        """The response body as JSON, or :class:`InvalidResponseError` (a body nested too deep for the
+        parser is one too: it is the upstream's answer that is wrong, not the check)."""
         try:
             return json.loads(response.content)
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise InvalidResponseError(
                 self.name, f"answer is not JSON ({error.__class__.__name__})", response.status_code
             ) from None
@@ -161,7 +165,15 @@ class Upstream:
             for attempt in (1, 2):
                 self.requests += 1
                 try:
-                    return await self._exchange(method, url, headers, kwargs)
+                    async with asyncio.timeout(self._deadline):
+                        return await self._exchange(method, url, headers, kwargs)
+                except TimeoutError:
+                    raise UpstreamError(
+                        self.name,
+                        Reason.TIMEOUT,
+                        f"{method} not answered in full within {self._deadline:g} s",
+                        maybe_processed=True,
+                    ) from None
                 except _ClosedBeforeAnswerError:
                     # httpcore has dropped the dead connection, so a retry goes out on a fresh one. Only a
                     # request that may be repeated is retried; a portal POST may have been acted on and

@@ -73,6 +73,7 @@ class FakeKs:
     def __init__(self) -> None:
         self.posts: list[tuple[str, bytes]] = []
         self.paths: list[str] = []
+        self.refusals: list[tuple[int, str]] = []  # answers to the next POSTs, before accepting
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/bekymringsmelding/")
@@ -99,6 +100,12 @@ class FakeKs:
             return httpx.Response(200, json={"printOffentligNokkel": key, "fiksIOOffentligNokkel": key})
         if path.endswith("/offentlig"):
             self.posts.append((path, request.content))
+            if self.refusals:
+                status, message = self.refusals.pop(0)
+                return httpx.Response(
+                    status,
+                    json={"status": status, "error": "Bad Request", "errorId": "e-1", "message": message},
+                )
             return httpx.Response(200, json={"uuid": "3f2c7a9e-0000-4000-8000-000000000001"})
         if path.endswith("/status"):
             return httpx.Response(200, json=[])
@@ -265,3 +272,37 @@ def test_kanari_sends_the_newest_version_it_shares_with_the_office(
     supported: int | None, version: str
 ) -> None:
     assert newest_shared_version(Bydel("01", "Arna", True, supported)) == version
+
+
+KEY_REFUSAL = "Delen bekymringsmelding kunne ikke dekrypteres med print-sertifikatet til en PDF"
+
+
+def key_fetches(ks: FakeKs) -> int:
+    return sum(path.endswith("/krypteringsnokler") for path in ks.paths)
+
+
+async def test_a_refusal_naming_the_keys_fetches_them_afresh_and_sends_once_more(
+    channel: PortalChannel, ks: FakeKs
+) -> None:
+    await channel.send(route("01"), subject())  # the keys are cached from here on
+    assert key_fetches(ks) == 1
+    ks.refusals = [(400, KEY_REFUSAL)]  # KS has changed its keys
+    sent = await channel.send(route("01"), subject())
+    assert sent.upstream_id == "3f2c7a9e-0000-4000-8000-000000000001"
+    assert key_fetches(ks) == 2
+    assert len(ks.posts) == 3
+
+
+async def test_a_second_key_refusal_or_another_refusal_is_not_retried(
+    channel: PortalChannel, ks: FakeKs
+) -> None:
+    ks.refusals = [(400, KEY_REFUSAL), (400, KEY_REFUSAL)]
+    with pytest.raises(UpstreamError) as error:
+        await channel.send(route("01"), subject())
+    assert error.value.reason is Reason.HTTP_4XX
+    assert KEY_REFUSAL in (error.value.detail or "")
+    assert len(ks.posts) == 2
+    ks.refusals = [(400, "Required part 'asice' is not present.")]
+    with pytest.raises(UpstreamError):
+        await channel.send(route("01"), subject())
+    assert len(ks.posts) == 3

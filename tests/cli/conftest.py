@@ -4,12 +4,14 @@ environment holding exactly that configuration's secrets."""
 from __future__ import annotations
 
 import os
+import socket
+from collections.abc import Iterator
 
 import pytest
 
 from tests.config.conftest import ConfigDir, rsa_pem, valid_config
 
-__all__ = ["configured", "rsa_pem", "valid_config"]
+__all__ = ["busy", "configured", "rsa_pem", "valid_config"]
 
 
 @pytest.fixture
@@ -21,3 +23,15 @@ def configured(valid_config: ConfigDir, monkeypatch: pytest.MonkeyPatch) -> Conf
     for name, value in valid_config.environ.items():
         monkeypatch.setenv(name, value)
     return valid_config
+
+
+@pytest.fixture
+def busy() -> Iterator[str]:
+    """``127.0.0.1:PORT`` of a port another socket listens on."""
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    try:
+        yield f"127.0.0.1:{holder.getsockname()[1]}"
+    finally:
+        holder.close()

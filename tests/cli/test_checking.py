@@ -3,12 +3,18 @@ and the coverage of the national registry."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from probe.cli import main
+from probe.ledger.rows import SCHEMA_VERSION
 from tests.config.conftest import ConfigDir
+from tests.ledger.files import RANDOM_BYTES, crashed_with_wal, schema_1, snapshot, unwritable
+
+USER = f"this user (uid {os.geteuid()})"
+WRITABLE = "make it writable for that user, or set `ledger` in kanari.yaml to a writable place"
 
 
 def check(configured: ConfigDir, *options: str) -> int:
@@ -65,7 +71,7 @@ def test_skip_secrets_checks_the_rest(configured: ConfigDir, capsys: pytest.Capt
     capsys.readouterr()
     assert check(configured, "--skip-secrets", "--quiet") == 0
     assert capsys.readouterr().out.strip() == (
-        f"{configured.path}: valid (3 routes) (secrets and key files not checked)"
+        f"{configured.path}: valid (3 routes) (secrets, key files and the ledger not checked)"
     )
 
 
@@ -95,3 +101,121 @@ def test_the_business_certificates_expiry_is_reported(
         "business_certificate.certificate_chain_file: CN=KANARI TEST VIRKSOMHET valid until "
     )
     assert line.endswith("(364 days)")
+
+
+# --- the ledger's place: checked, never created or changed --------------------------------------------
+
+
+def ledger_problem(configured: ConfigDir, capsys: pytest.CaptureFixture[str]) -> str:
+    """``config check`` exits 1 with exactly one problem, of ``ledger``; returns its line."""
+    assert check(configured, "--quiet") == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"1 problem(s) in {configured.path}:"
+    assert lines[-1] == f"{configured.path}: not valid (1 problem(s) above)"
+    return lines[1]
+
+
+def test_an_unwritable_ledger_directory_is_a_problem(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = configured.path / "var"
+    directory.mkdir()
+    with unwritable(directory):
+        line = ledger_problem(configured, capsys)
+    assert line == (
+        f"  kanari.yaml:3: ledger: {directory / 'kanari.sqlite3'}: its directory {directory} is not writable "
+        f"by {USER} (SQLite writes the ledger's -wal and -shm files beside it) (value: "
+        f"'var/kanari.sqlite3'); fix: {WRITABLE}"
+    )
+    assert list(directory.iterdir()) == []
+
+
+def test_a_ledger_directory_that_cannot_be_created_is_a_problem(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (configured.path / "var").write_text("a file where the directory should be")
+    assert ledger_problem(configured, capsys) == (
+        f"  kanari.yaml:3: ledger: {configured.path / 'var' / 'kanari.sqlite3'}: its directory "
+        f"{configured.path / 'var'} cannot be created: {configured.path / 'var'} is not a directory (value: "
+        "'var/kanari.sqlite3'); fix: set `ledger` in kanari.yaml to a path under a directory"
+    )
+
+
+def test_a_ledger_directory_that_can_be_created_is_valid_and_not_created(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured.edit("kanari.yaml", "ledger: var/kanari.sqlite3", "ledger: var/deep/kanari.sqlite3")
+    assert check(configured, "--quiet") == 0
+    assert capsys.readouterr().out.strip() == f"{configured.path}: valid (3 routes)"
+    assert not (configured.path / "var").exists()
+
+
+def test_a_corrupt_ledger_is_a_problem_and_left_as_it_was(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = configured.path / "var" / "kanari.sqlite3"
+    path.parent.mkdir()
+    path.write_bytes(RANDOM_BYTES)
+    before = snapshot(path)
+    assert ledger_problem(configured, capsys) == (
+        f"  kanari.yaml:3: ledger: {path}: it is not a Kanari ledger (file is not a database) (value: "
+        "'var/kanari.sqlite3'); fix: point `ledger` in kanari.yaml at the right file, or move this one away "
+        "to start a new ledger"
+    )
+    assert snapshot(path) == before
+
+
+def test_an_unwritable_ledger_file_is_a_problem(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = crashed_with_wal(configured.path / "var" / "kanari.sqlite3", str(SCHEMA_VERSION))
+    before = snapshot(path)
+    with unwritable(path):
+        line = ledger_problem(configured, capsys)
+    assert line == (
+        f"  kanari.yaml:3: ledger: {path}: the file is not writable by {USER} (value: 'var/kanari.sqlite3'); "
+        f"fix: {WRITABLE}"
+    )
+    assert snapshot(path) == before
+
+
+def test_a_newer_ledger_is_a_problem_and_left_untouched(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = crashed_with_wal(configured.path / "var" / "kanari.sqlite3", "99")
+    before = snapshot(path)
+    assert ledger_problem(configured, capsys).startswith(
+        f"  kanari.yaml:3: ledger: {path}: it was written by a newer Kanari (schema 99, this one knows "
+        f"{SCHEMA_VERSION}); refusing to touch it (value: 'var/kanari.sqlite3'); fix: run the Kanari release"
+    )
+    assert snapshot(path) == before
+
+
+def test_an_older_ledger_is_valid_with_a_note_and_not_migrated_here(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = schema_1(configured.path / "var" / "kanari.sqlite3")
+    before = snapshot(path)
+    assert check(configured, "--quiet") == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"warning: ledger {path} has schema 1: kanari run migrates it to schema {SCHEMA_VERSION} (in one "
+        "transaction) when it next starts",
+        f"{configured.path}: valid (3 routes)",
+    ]
+    assert snapshot(path) == before
+
+
+def test_a_ledger_set_by_default_is_named_in_kanari_yaml(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configured.edit("kanari.yaml", "ledger: var/kanari.sqlite3\n", "")
+    (configured.path / "var").write_text("a file where the directory should be")
+    assert ledger_problem(configured, capsys).startswith("  kanari.yaml: ledger: ")
+
+
+def test_skip_secrets_does_not_check_the_ledger(
+    configured: ConfigDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (configured.path / "var").write_text("a file where the directory should be")
+    assert check(configured, "--skip-secrets", "--quiet") == 0
+    assert capsys.readouterr().out.strip().endswith("(secrets, key files and the ledger not checked)")

@@ -182,8 +182,9 @@ def test_an_environment_override_is_named_as_the_source_of_its_error(valid_confi
 
 def test_a_misspelt_nested_environment_override(valid_config: ConfigDir) -> None:
     assert only(valid_config, KANARI_CHANNELS__PORTAL__INTERVALL="5m").startswith(
-        "environment variable KANARI_CHANNELS__PORTAL__INTERVALL: channels.portal.intervall: unknown field "
-        "(value: '5m'); fix: did you mean 'interval'?"
+        "environment variable KANARI_CHANNELS__PORTAL__INTERVALL: channels.portal.intervall: "
+        "no such setting: channels.portal has no 'intervall'; fix: did you mean 'interval'? "
+        "(the settings there are enabled, "
     )
 
 

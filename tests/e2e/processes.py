@@ -35,6 +35,12 @@ def environment(**extra: str) -> dict[str, str]:
     return env
 
 
+def untraced_environment(**extra: str) -> dict[str, str]:
+    """:func:`environment` without coverage (when ``make test`` runs it): for a child whose test is about
+    keeping up with a load, which tracing slows severalfold, while other tests cover its lines."""
+    return {key: value for key, value in environment(**extra).items() if not key.startswith("COVERAGE_")}
+
+
 @contextlib.contextmanager
 def sandbox_process(state_dir: Path, speed: float = 600.0, *extra: str) -> Iterator[Manifest]:
     """``kanari sandbox`` on a free loopback port until the block ends; yields its manifest."""

@@ -7,10 +7,11 @@ while each real adapter is tested against real-shaped upstream answers in ``test
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from probe.clock import FakeClock, to_rfc3339
 from probe.config.routes import Route
 from probe.config.types import SecretRef
 from probe.config.vendors import ReadbackAuth, Vendor, VendorReadback
+from probe.engine.core import Engine, PollSettings
 from probe.engine.factory import CanaryFactory
 from probe.errors import UpstreamError
 from probe.hops import Channel, Hop
@@ -129,18 +131,25 @@ class ScriptedAdapter:
         default_factory=lambda: Observation({}, None, "")
     )
     find_answer: str | UpstreamError | None = None
+    # While a gate is set and not open, the call waits for it: an upstream that answers late, or never.
+    send_gate: asyncio.Event | None = None
+    check_gate: asyncio.Event | None = None
     sent: list[CanarySubject] = dataclasses.field(default_factory=list)
     checked: list[tuple[str, str | None]] = dataclasses.field(default_factory=list)
     found: list[str] = dataclasses.field(default_factory=list)
 
     async def send(self, route: Route, subject: CanarySubject) -> Sent:
         self.sent.append(subject)
+        if self.send_gate is not None:
+            await self.send_gate.wait()
         if isinstance(self.send_answer, UpstreamError):
             raise self.send_answer
         return self.send_answer
 
     async def check(self, route: Route, upstream_id: str, api_version: str | None = None) -> Observation:
         self.checked.append((upstream_id, api_version))
+        if self.check_gate is not None:
+            await self.check_gate.wait()
         if isinstance(self.check_answer, UpstreamError):
             raise self.check_answer
         return self.check_answer
@@ -213,3 +222,83 @@ def readback_client(
     client = httpx.AsyncClient(transport=httpx.MockTransport(api))
     upstream = Upstream("readback", client, clock, concurrency=4, timeout=5, max_response_bytes=1 << 20)
     return ReadbackClient(vendor, upstream, None), client
+
+
+PORTAL = route()  # every 600 s, deadline 300 s, polled every 15 s, final hop registered
+ALTINN = route(Channel.ALTINN, final_hop=Hop.FETCHED)
+SETTINGS = PollSettings(readback_interval=60.0, blind_grace=120.0, late_window=3600.0, cleanup=True)
+
+
+class Probe:
+    """An engine and what a test needs to drive and read it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: FakeClock,
+        registry: CollectorRegistry,
+        adapters: dict[Channel, ScriptedAdapter],
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.registry = registry
+        self.adapters = adapters
+
+    async def at(self, instant: float) -> None:
+        """Move the clock to ``instant`` and run both ticks, with the network work they start."""
+        self.clock.set(instant)
+        self.engine.send_tick()
+        self.engine.poll_tick()
+        await self.engine.settle()
+
+    async def until(self, condition: Callable[[], bool], last: float, step: float = 1.0) -> float:
+        """Tick once a second of fake time until ``condition`` holds; the instant it did."""
+        while not condition():
+            if self.clock.now() >= last:
+                raise AssertionError(f"not by {last - START:g}s after the start")
+            await self.at(self.clock.now() + step)
+        return self.clock.now()
+
+    def value(self, name: str, **labels: str) -> float:
+        return self.registry.get_sample_value(name, labels) or 0.0
+
+    def only(self) -> CanaryRecord:
+        [canary] = self.engine.canaries.records.values()
+        return canary
+
+
+@asynccontextmanager
+async def probe(
+    tmp_path: Path, api: FakeReadback, routes: tuple[Route, ...] = (PORTAL,), **adapters: ScriptedAdapter
+) -> AsyncIterator[Probe]:
+    clock = FakeClock(START)
+    client, http = readback_client(api, clock)
+    by_channel = {Channel(name): adapter for name, adapter in adapters.items()}
+    metric_set, registry = metrics()
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    engine = Engine(
+        routes=routes,
+        clock=clock,
+        ledger=ledger,
+        metrics=metric_set,
+        adapters=by_channel,
+        readback={VENDOR: client},
+        factory=factory(),
+        verifier=VERIFIER,
+        poll_settings=SETTINGS,
+        retention=30 * 86400.0,
+        seed=1,
+    )
+    try:
+        yield Probe(engine, clock, registry, by_channel)
+    finally:
+        await engine.shutdown(grace=5.0)
+        await http.aclose()
+        ledger.close()
+
+
+def portal_adapter() -> ScriptedAdapter:
+    return ScriptedAdapter(Channel.PORTAL, send_answer=Sent("ks-1", START))
+
+
+LABELS = {"channel": "portal", "municipality": "4601", "vendor": VENDOR}

@@ -185,6 +185,27 @@ def test_a_borrowed_or_forged_marker_is_rejected_and_counted(world: World) -> No
     assert world.value("kanari_marker_rejections_total", channel="portal", vendor=VENDOR) == 3
 
 
+def test_a_bad_registration_seen_again_on_every_poll_is_counted_and_logged_once(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    canary = record(number=1)
+    other = record(number=2)
+    world.open(canary, other)
+    borrowed = Registration(canary.id, other.marker, START + 20)
+    for poll in range(5):
+        at = START + 30 + 15 * poll
+        world.apply(RegistrationsSeen(VENDOR, "4601", (canary,), (borrowed,), at), now=at)
+    assert world.value("kanari_marker_rejections_total", channel="portal", vendor=VENDOR) == 1
+    assert len([r for r in caplog.records if "marker rejected" in r.getMessage()]) == 1
+    # A different bad registration of the same canary is another one, counted on its own.
+    forged = Registration(canary.id, canary.marker[:-4] + "AAAA", START + 20)
+    world.apply(
+        RegistrationsSeen(VENDOR, "4601", (canary,), (borrowed, forged), START + 200), now=START + 200
+    )
+    assert world.value("kanari_marker_rejections_total", channel="portal", vendor=VENDOR) == 2
+    assert canary.readback_ok_at == START + 200  # read-back itself worked each time
+
+
 def test_a_registration_of_a_canary_that_is_not_open_here_is_ignored(world: World) -> None:
     foreign = record(number=9)  # another instance's, or closed already
     seen = RegistrationsSeen(

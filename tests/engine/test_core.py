@@ -4,17 +4,13 @@ resumes (counters, schedule, unanswered sends)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import asyncio
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from probe.channels.base import Observation, Sent
-from probe.clock import FakeClock
-from probe.config.routes import Route
-from probe.engine.core import Engine, PollSettings
+from probe.channels.base import Observation
 from probe.engine.open_canaries import OpenCanaries
 from probe.errors import Reason, UpstreamError
 from probe.hops import Channel, Hop, Owner, Verdict
@@ -22,99 +18,20 @@ from probe.ledger.sqlite import Ledger
 from probe.lifecycle.record import CanaryRecord, State
 from probe.metrics.metric_set import Metrics
 from tests.engine.kit import (
+    ALTINN,
+    LABELS,
+    PORTAL,
+    SETTINGS,
     START,
-    VENDOR,
-    VERIFIER,
     FakeReadback,
     ScriptedAdapter,
-    factory,
-    metrics,
-    readback_client,
+    portal_adapter,
+    probe,
     record,
-    route,
 )
 from tests.ledger_view import all_records
 
 pytestmark = pytest.mark.anyio
-
-PORTAL = route()  # every 600 s, deadline 300 s, polled every 15 s, final hop registered
-ALTINN = route(Channel.ALTINN, final_hop=Hop.FETCHED)
-SETTINGS = PollSettings(readback_interval=60.0, blind_grace=120.0, late_window=3600.0, cleanup=True)
-
-
-class Probe:
-    """An engine and what a test needs to drive and read it."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        clock: FakeClock,
-        registry: CollectorRegistry,
-        adapters: dict[Channel, ScriptedAdapter],
-    ) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.registry = registry
-        self.adapters = adapters
-
-    async def at(self, instant: float) -> None:
-        """Move the clock to ``instant`` and run both ticks, with the network work they start."""
-        self.clock.set(instant)
-        self.engine.send_tick()
-        self.engine.poll_tick()
-        await self.engine.settle()
-
-    async def until(self, condition: Callable[[], bool], last: float, step: float = 1.0) -> float:
-        """Tick once a second of fake time until ``condition`` holds; the instant it did."""
-        while not condition():
-            if self.clock.now() >= last:
-                raise AssertionError(f"not by {last - START:g}s after the start")
-            await self.at(self.clock.now() + step)
-        return self.clock.now()
-
-    def value(self, name: str, **labels: str) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
-
-    def only(self) -> CanaryRecord:
-        [canary] = self.engine.canaries.records.values()
-        return canary
-
-
-@asynccontextmanager
-async def probe(
-    tmp_path: Path, api: FakeReadback, routes: tuple[Route, ...] = (PORTAL,), **adapters: ScriptedAdapter
-) -> AsyncIterator[Probe]:
-    clock = FakeClock(START)
-    client, http = readback_client(api, clock)
-    by_channel = {Channel(name): adapter for name, adapter in adapters.items()}
-    metric_set, registry = metrics()
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
-    engine = Engine(
-        routes=routes,
-        clock=clock,
-        ledger=ledger,
-        metrics=metric_set,
-        adapters=by_channel,
-        readback={VENDOR: client},
-        factory=factory(),
-        verifier=VERIFIER,
-        poll_settings=SETTINGS,
-        retention=30 * 86400.0,
-        seed=1,
-    )
-    try:
-        yield Probe(engine, clock, registry, by_channel)
-    finally:
-        await engine.settle()
-        await http.aclose()
-        ledger.close()
-
-
-def portal_adapter() -> ScriptedAdapter:
-    return ScriptedAdapter(Channel.PORTAL, send_answer=Sent("ks-1", START))
-
-
-LABELS = {"channel": "portal", "municipality": "4601", "vendor": VENDOR}
 
 
 async def test_one_canary_from_schedule_to_closed(tmp_path: Path) -> None:
@@ -241,3 +158,95 @@ async def test_a_start_after_a_crash_resumes_counters_schedule_and_unanswered_se
         assert altinn.found == [altinn_intent.id]
         assert portal.sent == []  # nothing sent again
         assert altinn.sent == []
+
+
+def downtime_ledger(tmp_path: Path, *canaries: CanaryRecord) -> None:
+    """What a probe that stopped left: ``canaries`` open in the ledger."""
+    earlier = Ledger(tmp_path / "ledger.sqlite3")
+    previous = OpenCanaries(earlier, Metrics(CollectorRegistry(), (1.0,)))
+    for canary in canaries:
+        previous.add(canary)
+    previous.flush()
+    earlier.close()
+
+
+async def test_after_downtime_canaries_are_looked_at_before_they_are_judged(tmp_path: Path) -> None:
+    # Down from START - 1000 to START: both canaries' deadlines (and the blind grace after them) passed
+    # meanwhile. One arrived in time, the other never reached the fagsystem.
+    arrived = record(created_at=START - 1000, number=1)
+    missing = record(created_at=START - 1000, number=2, upstream_id="upstream-2")
+    downtime_ledger(tmp_path, arrived, missing)
+    api = FakeReadback()
+    adapter = portal_adapter()
+    adapter.check_answer = Observation(
+        {Hop.FORWARDED: START - 990, Hop.RECEIPTED: START - 980}, None, "LEVERT"
+    )
+    async with probe(tmp_path, api, portal=adapter) as running:
+        running.engine.start(schedule=False)
+        resumed = {canary.id: canary for canary in running.engine.canaries.records.values()}
+        api.register(resumed[arrived.id], START - 970)
+        running.engine.poll_tick()  # the first tick looks; nothing is judged before the looks come back
+        assert all(canary.verdict is None for canary in resumed.values())
+        await running.engine.settle()
+        await running.until(lambda: all(c.verdict is not None for c in resumed.values()), last=START + 5)
+        assert resumed[arrived.id].verdict is Verdict.DELIVERED
+        assert (resumed[missing.id].verdict, resumed[missing.id].blamed_hop) == (Verdict.LOST, Hop.REGISTERED)
+        assert running.value("kanari_canaries_resolved_total", **LABELS, verdict="unknown") == 0
+
+
+async def test_after_downtime_the_blind_grace_counts_from_the_start(tmp_path: Path) -> None:
+    stranded = record(created_at=START - 1000, number=1)
+    downtime_ledger(tmp_path, stranded)
+    adapter = ScriptedAdapter(
+        Channel.PORTAL, check_answer=UpstreamError("portal", Reason.HTTP_5XX, "503", 503)
+    )
+    api = FakeReadback()
+    api.status = 503
+    async with probe(tmp_path, api, portal=adapter) as running:
+        running.engine.start(schedule=False)
+        [canary] = running.engine.canaries.records.values()
+        judged = await running.until(lambda: canary.verdict is not None, last=START + 300)
+        # Blind since the start: unknown one blind grace after it, not at the first tick.
+        assert judged == START + SETTINGS.blind_grace
+        assert canary.verdict is Verdict.UNKNOWN
+
+
+async def test_answers_that_arrive_while_stopping_are_recorded(tmp_path: Path) -> None:
+    gate = asyncio.Event()
+    adapter = portal_adapter()
+    adapter.send_gate = gate
+    async with probe(tmp_path, FakeReadback(), portal=adapter) as running:
+        running.engine.start(schedule=False)
+        canary = running.engine.send_now(PORTAL)
+        asyncio.get_running_loop().call_later(0.05, gate.set)  # KS answers after SIGTERM came
+        await running.engine.shutdown(grace=5.0)
+    [stored] = [row for row in all_records_of(tmp_path) if row.id == canary.id]
+    assert (stored.state, stored.upstream_id, stored.unconfirmed) == (State.IN_FLIGHT, "ks-1", False)
+
+
+async def test_shutdown_is_bounded_and_a_cancelled_send_is_resumed_never_resent(tmp_path: Path) -> None:
+    adapter = portal_adapter()
+    adapter.send_gate = asyncio.Event()  # KS never answers
+    async with probe(tmp_path, FakeReadback(), portal=adapter) as running:
+        running.engine.start(schedule=False)
+        canary = running.engine.send_now(PORTAL)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await running.engine.shutdown(grace=0.2)
+        assert loop.time() - began < 2.0
+    [stored] = [row for row in all_records_of(tmp_path) if row.id == canary.id]
+    assert stored.state is State.INTENT  # nothing was recorded as answered
+    again = portal_adapter()
+    async with probe(tmp_path, FakeReadback(), portal=again) as running:
+        running.engine.start(schedule=False)
+        [resumed] = running.engine.canaries.records.values()
+        assert resumed.unconfirmed
+        assert again.sent == []
+
+
+def all_records_of(tmp_path: Path) -> list[CanaryRecord]:
+    opened = Ledger(tmp_path / "ledger.sqlite3")
+    try:
+        return all_records(opened)
+    finally:
+        opened.close()

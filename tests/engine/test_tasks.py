@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from probe.clock import FakeClock
 from probe.engine.results import CleanedUp, Result
 from probe.engine.tasks import Tasks
 from tests.engine.kit import record
@@ -59,3 +60,43 @@ async def test_a_crashing_check_is_logged_and_gives_no_result(caplog: pytest.Log
     assert tasks.take() == [CleanedUp(canary)]
     assert tasks.busy == set()
     assert "check crashed: canary=bad" in caplog.text
+
+
+async def test_a_check_crashing_on_every_poll_is_logged_once_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = FakeClock()
+    tasks = Tasks(clock.now)
+
+    async def broken() -> Result:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    with caplog.at_level(logging.ERROR, logger="kanari.poll"):
+        for _ in range(37):  # 37 crashes in 30 s: one line, with its traceback
+            tasks.start(broken, about="bad")
+            await tasks.settle()
+            clock.advance(30 / 37)
+        assert len(caplog.records) == 1
+        assert caplog.records[0].exc_info is not None
+        clock.advance(31)
+        tasks.start(broken, about="bad")
+        await tasks.settle()
+    assert len(caplog.records) == 2
+    assert "(36 more like it in the last 61 s)" in caplog.records[1].getMessage()
+
+
+async def test_shutdown_cancels_what_is_still_running_after_the_grace() -> None:
+    tasks = Tasks()
+    never = asyncio.Event()
+    finished: list[str] = []
+
+    async def stuck() -> Result:
+        await never.wait()
+        return CleanedUp(record())
+
+    tasks.start(stuck, about="stuck", done=lambda: finished.append("stuck"))
+    assert await tasks.settle(within=0.05) == 1
+    assert tasks.busy == set()
+    assert finished == ["stuck"]
+    assert tasks.take() == []
+    assert await tasks.settle(within=0.05) == 0

@@ -16,6 +16,7 @@ from probe.ledger.sqlite import Ledger
 from probe.lifecycle.counters import counter_keys
 from probe.lifecycle.record import CanaryRecord, State
 from probe.metrics.metric_set import Metrics, geometric_buckets
+from tests.ledger.files import SCHEMA_1
 from tests.ledger_view import record as stored
 
 
@@ -174,30 +175,6 @@ def test_unopenable_ledger_is_a_ledger_error(tmp_path: Path) -> None:
 
 def test_writable(ledger: Ledger) -> None:
     assert ledger.writable()
-
-
-# The canaries table as schema version 1 wrote it (before api_version and diagnostics).
-SCHEMA_1 = """
-CREATE TABLE canaries (
-    id TEXT PRIMARY KEY, channel TEXT NOT NULL, municipality TEXT NOT NULL, vendor TEXT NOT NULL, bydel TEXT,
-    final_hop TEXT NOT NULL, created_at REAL NOT NULL, deadline_at REAL NOT NULL, state TEXT NOT NULL,
-    upstream_id TEXT, unconfirmed INTEGER NOT NULL DEFAULT 0, marker TEXT NOT NULL, hop_accepted REAL,
-    hop_forwarded REAL, hop_receipted REAL, hop_published REAL, hop_fetched REAL, hop_read REAL,
-    hop_registered REAL, last_status TEXT, status_ok_at REAL, readback_ok_at REAL, verdict TEXT,
-    verdict_at REAL, blamed_hop TEXT, blamed_owner TEXT, failure_reason TEXT, late_at REAL,
-    duplicate INTEGER NOT NULL DEFAULT 0, cleaned_at REAL
-);
-CREATE TABLE archived_counts (
-    metric TEXT NOT NULL, channel TEXT NOT NULL, municipality TEXT NOT NULL, vendor TEXT NOT NULL,
-    label_a TEXT NOT NULL DEFAULT '', label_b TEXT NOT NULL DEFAULT '', value INTEGER NOT NULL,
-    PRIMARY KEY (metric, channel, municipality, vendor, label_a, label_b)
-);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT INTO meta VALUES ('schema_version', '1');
-INSERT INTO canaries (id, channel, municipality, vendor, final_hop, created_at, deadline_at, state, marker,
-    verdict) VALUES ('old', 'portal', '4601', 'fjordsys', 'registered', 10, 910, 'closed', 'KANARI1.a.b',
-    'delivered');
-"""
 
 
 def test_a_ledger_of_the_previous_schema_is_migrated_and_keeps_its_rows(tmp_path: Path) -> None:

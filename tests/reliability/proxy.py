@@ -37,7 +37,7 @@ class Fault:
     ``status`` without forwarding, with ``headers``), ``burst`` (``status`` for the next ``count``
     matching requests, then pass), ``malformed`` (forward, cut the JSON body in half), ``huge``
     (answer 200 with ``size`` bytes of JSON), ``rewrite`` (forward, pass the JSON body through
-    ``transform``).
+    ``transform``), ``answer`` (answer 200 with ``body`` without forwarding).
     """
 
     kind: str = "pass"
@@ -48,6 +48,7 @@ class Fault:
     chunk: int = 64
     size: int = 0
     transform: Callable[[Any], Any] | None = None
+    body: bytes = b""
     match: str = ""  # regex on "METHOD path"; empty matches everything
 
 
@@ -95,6 +96,9 @@ class FaultProxy:
                 fault = Fault()
             if fault.kind == "status":
                 await _answer(writer, fault.status, b'{"error": "injected"}', fault.headers)
+                return
+            if fault.kind == "answer":
+                await _answer(writer, 200, fault.body, {})
                 return
             if fault.kind == "huge":
                 await _answer(writer, 200, b"[" + b"0," * (fault.size // 2) + b"0]", {})

@@ -84,7 +84,7 @@ async def test_connection_refused_fails_the_send_at_accepted_owned_by_ks(tmp_pat
 
 async def test_dns_failure_fails_the_send_at_accepted_owned_by_ks(tmp_path: Path) -> None:
     unresolvable = {
-        "channels": {"portal": {"base_url": "http://kanari-no-such-host.invalid/fiks/bekymringsmelding"}}
+        "channels": {"portal": {"base_url": "https://kanari-no-such-host.invalid/fiks/bekymringsmelding"}}
     }
     async with harness(tmp_path, MUNICIPALITIES, settings={**QUICK, **unresolvable}) as probe:
         await probe.run_for(150)

@@ -123,13 +123,13 @@ ROUTING = [
     (
         {
             "alertname": "KanariProbeBlind",
-            "owner": "vendor",
+            "owner": "ops",
             "vendor": "example-vendor",
             "channel": "portal",
             "scope": "vendor",
             "severity": "warning",
         },
-        [OPS, "vendor-example-vendor"],
+        [OPS],
     ),
     (
         {"alertname": "KanariProbeBlind", "owner": "vendor", "vendor": "unknown-vendor", "channel": "portal"},

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import email.utils
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -252,3 +253,34 @@ async def test_an_error_answer_keeps_what_the_upstream_said(
     with pytest.raises(UpstreamError) as error:
         await upstream.json("POST", URL, backoff_key="k")
     assert error.value.detail == detail
+
+
+async def test_the_whole_request_has_a_deadline_however_slowly_it_drips(clock: FakeClock) -> None:
+    async def drip() -> AsyncIterator[bytes]:
+        for byte in b'{"canaries": []}':
+            await asyncio.sleep(0.1)  # each byte well inside the per-read timeout
+            yield bytes([byte])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=drip())
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+        upstream = Upstream("readback", client, clock, concurrency=1, timeout=0.5, max_response_bytes=2048)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        with pytest.raises(UpstreamError) as error:
+            await upstream.json("GET", URL, backoff_key="k")
+        assert loop.time() - began < 1.5
+    assert error.value.reason is Reason.TIMEOUT
+    assert "within 0.5 s" in str(error.value)
+    assert error.value.maybe_processed
+
+
+@respx.mock
+async def test_a_body_nested_deeper_than_the_parser_goes_is_an_invalid_response(clock: FakeClock) -> None:
+    respx.get(URL).respond(200, content=b"[" * 100_000 + b"]" * 100_000)
+    async with httpx.AsyncClient() as client:
+        # The bound on size lets it through: the nesting is what is refused.
+        upstream = Upstream("readback", client, clock, concurrency=1, timeout=5, max_response_bytes=1 << 20)
+        with pytest.raises(InvalidResponseError, match="not JSON"):
+            await upstream.json("GET", URL, backoff_key="k")

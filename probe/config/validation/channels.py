@@ -1,18 +1,28 @@
-"""Checks of the channels in ``kanari.yaml``: final hops and deadlines, and the timing rule a route's own
-overrides must also meet."""
+"""Checks of the channels in ``kanari.yaml``: final hops, deadlines and send intervals, and the timing
+rules a route's own overrides must also meet."""
 
 from __future__ import annotations
 
 import dataclasses
+from urllib.parse import urlparse
 
+from probe.config.durations import REAL_HOST_MINIMUM_INTERVAL, human
+from probe.config.fields import is_loopback_host
 from probe.config.models import ChannelSettings, ProbeSettings
-from probe.config.places import Where, dotted, human
+from probe.config.places import SettingsOrigin, dotted
 from probe.errors import ConfigError
 from probe.hops import Channel, Hop, hops_of
 
+INTERVAL_HINT = (
+    f"send at most once every {human(REAL_HOST_MINIMUM_INTERVAL)} (config/kanari.yaml uses 15m for the "
+    "portal, 1h for Altinn); shorter intervals are for the sandbox on this machine"
+)
 
-def check_channels(settings: ProbeSettings, where: Where, errors: list[ConfigError]) -> None:
-    """Every configured channel's final hop exists on it and its deadline leaves room for a delivery."""
+
+def check_channels(settings: ProbeSettings, origin: SettingsOrigin, errors: list[ConfigError]) -> None:
+    """Every configured channel's final hop exists on it, its deadline leaves room for a delivery and
+    its send interval is one a real upstream can take."""
+    where = origin.where
     if not any(settings.channels.get(channel) for channel in Channel):
         errors.append(
             ConfigError(
@@ -51,11 +61,34 @@ def check_channels(settings: ProbeSettings, where: Where, errors: list[ConfigErr
         problem = timing.problem()
         if problem is not None:
             location = ("channels", channel.value, "deadline")
-            errors.append(
-                ConfigError(
-                    where(location), dotted(*location), human(channel_settings.deadline), problem, timing.hint
-                )
-            )
+            shown = origin.written(location) or human(channel_settings.deadline)
+            errors.append(ConfigError(where(location), dotted(*location), shown, problem, timing.hint))
+        location = ("channels", channel.value, "interval")
+        too_fast = interval_problem(channel_settings.interval, channel_settings.base_url)
+        if too_fast is not None:
+            shown = origin.written(location) or human(channel_settings.interval)
+            errors.append(ConfigError(where(location), dotted(*location), shown, too_fast, INTERVAL_HINT))
+
+
+def interval_problem(interval: float, base_url: str) -> str | None:
+    """Why ``interval`` is too short for the channel at ``base_url``, or ``None``.
+
+    The type's bounds (:data:`~probe.config.durations.SEND_INTERVAL`) let the sandbox compress time to a
+    few seconds; towards any other host every canary is a report that KS or Altinn hands to a
+    municipality's system (and KS prints as paper post when it cannot deliver), so the floor is higher.
+    """
+    host = urlparse(base_url).hostname or ""
+    if interval >= REAL_HOST_MINIMUM_INTERVAL or is_loopback_host(host):
+        return None
+    return (
+        f"a send interval shorter than {human(REAL_HOST_MINIMUM_INTERVAL)} towards {host}: every canary is "
+        "a report the channel hands to a municipality's system, so this floods real services"
+    )
+
+
+def channel_interval_is_valid(channel_settings: ChannelSettings) -> bool:
+    """False when ``kanari.yaml``'s own send interval is too short for the channel (reported there once)."""
+    return interval_problem(channel_settings.interval, channel_settings.base_url) is None
 
 
 def channel_final_hop_is_valid(channel: Channel, channel_settings: ChannelSettings) -> bool:

@@ -6,14 +6,18 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
+from probe.config.durations import human
 from probe.config.models import AltinnSettings, ChannelSettings, PortalSettings, ProbeSettings
 from probe.config.municipalities import MunicipalityChannel
-from probe.config.places import Where, dotted, human
+from probe.config.places import SettingsOrigin, Where, dotted
 from probe.config.routes import Route
 from probe.config.validation.channels import (
+    INTERVAL_HINT,
     Timing,
     channel_final_hop_is_valid,
+    channel_interval_is_valid,
     channel_timing_is_valid,
+    interval_problem,
     no_such_hop,
 )
 from probe.config.validation.municipalities import Accepted
@@ -26,13 +30,14 @@ def build_routes(
     accepted: list[Accepted],
     settings: ProbeSettings,
     *,
-    settings_where: Where,
+    settings_origin: SettingsOrigin,
     vendors: dict[str, Vendor],
     errors: list[ConfigError],
     warnings: list[str],
 ) -> list[Route]:
     """The routes of every accepted file; a file with a problem contributes none."""
-    context = _Context(settings, settings_where, vendors, errors, warnings)
+    context = _Context(settings, settings_origin, vendors, errors, warnings)
+    settings_where = settings_origin.where
     routes: list[Route] = []
     for item in accepted:
         before = len(errors)
@@ -62,12 +67,17 @@ def build_routes(
 @dataclasses.dataclass
 class _Context:
     settings: ProbeSettings
-    settings_where: Where
+    settings_origin: SettingsOrigin
     vendors: dict[str, Vendor]
     errors: list[ConfigError]
     warnings: list[str]
     unconfigured: dict[Channel, list[str]] = dataclasses.field(default_factory=lambda: defaultdict(list))
     disabled: dict[Channel, int] = dataclasses.field(default_factory=lambda: defaultdict(int))
+
+    @property
+    def settings_where(self) -> Where:
+        """``kanari.yaml:line`` of a setting, or the ``KANARI_`` variable that overrides it."""
+        return self.settings_origin.where
 
 
 def _file_routes(item: Accepted, context: _Context) -> list[Route]:
@@ -122,7 +132,7 @@ def _route(
         context.errors.append(problem)
         return None
     final_hop = _final_hop(item, channel, overrides, channel_settings, context)
-    if final_hop is None:
+    if final_hop is None or not _interval_is_valid(item, channel, overrides, channel_settings, context):
         return None
     timing = Timing(
         deadline=overrides.deadline or channel_settings.deadline,
@@ -139,7 +149,7 @@ def _route(
     if too_short is not None:
         context.errors.append(
             _timing_error(
-                item, channel, overrides, timing, problem=too_short, settings_where=context.settings_where
+                item, channel, overrides, timing, problem=too_short, settings_origin=context.settings_origin
             )
         )
         return None
@@ -179,6 +189,27 @@ def _route(
         or (channel_settings.api_version if isinstance(channel_settings, PortalSettings) else "auto"),
         confidential=confidential,
     )
+
+
+def _interval_is_valid(
+    item: Accepted,
+    channel: Channel,
+    overrides: MunicipalityChannel,
+    channel_settings: ChannelSettings,
+    context: _Context,
+) -> bool:
+    """False after reporting a send interval too short for the channel's host."""
+    if overrides.interval is None:
+        return channel_interval_is_valid(channel_settings)  # kanari.yaml's own; reported there once
+    problem = interval_problem(overrides.interval, channel_settings.base_url)
+    if problem is None:
+        return True
+    location = ("channels", channel.value, "interval")
+    shown = item.document.written(location) or human(overrides.interval)
+    context.errors.append(
+        ConfigError(item.document.where(location), dotted(*location), shown, problem, INTERVAL_HINT)
+    )
+    return False
 
 
 def _confidential(overrides: MunicipalityChannel, channel_settings: ChannelSettings) -> bool:
@@ -273,7 +304,7 @@ def _timing_error(
     timing: Timing,
     *,
     problem: str,
-    settings_where: Where,
+    settings_origin: SettingsOrigin,
 ) -> ConfigError:
     # Point at the value to change: this file's override, or kanari.yaml's channel deadline (every
     # route inheriting it gets the same error, which the loader reports once).
@@ -284,6 +315,8 @@ def _timing_error(
         value = overrides.deadline if overrides.deadline is not None else overrides.poll_interval
         assert value is not None
         where = item.document.where((*prefix, name))
-        return ConfigError(where, dotted(*prefix, name), human(value), problem, hint)
-    where = settings_where((*prefix, "deadline"))
-    return ConfigError(where, dotted(*prefix, "deadline"), human(timing.deadline), problem, hint)
+        shown = item.document.written((*prefix, name)) or human(value)
+        return ConfigError(where, dotted(*prefix, name), shown, problem, hint)
+    location = (*prefix, "deadline")
+    shown = settings_origin.written(location) or human(timing.deadline)
+    return ConfigError(settings_origin.where(location), dotted(*location), shown, problem, hint)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from probe.config.models import ProbeSettings
 from probe.config.places import VENDORS_FILE, Where, dotted, where_in
-from probe.config.types import SecretRef, secret_refs
+from probe.config.types import SecretRef, not_shown, secret_refs, shown_env_name
 from probe.config.vendors import Vendor
 from probe.config.yamlfile import Location, YamlDocument
 from probe.errors import ConfigError
@@ -71,10 +71,14 @@ def _resolve(
     warnings: list[str],
 ) -> None:
     # The message says what is wrong with the source; the value names the source (never the secret).
+    value: str | None
     if ref.env is not None:
-        value: str = ref.env
+        # A name that does not look like one (lower case, punctuation, very long) may be the secret itself,
+        # pasted where its name belongs: describe it instead of printing it.
+        value = shown_env_name(ref.env)
+        named = value or "the variable named after env:"
         hint = (
-            f"set {ref.env} in the probe's environment (for docker compose: under environment: in "
+            f"set {named} in the probe's environment (for docker compose: under environment: in "
             "deploy/compose.yml), or use {file: PATH}"
         )
         problem = (
@@ -84,6 +88,8 @@ def _resolve(
             if not environ[ref.env]
             else None
         )
+        if problem is not None and value is None:
+            problem += f" (the name after env: has {not_shown(ref.env)})"
     else:
         assert ref.file is not None
         path = ref.file if ref.file.is_absolute() else directory / ref.file

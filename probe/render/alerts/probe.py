@@ -1,4 +1,5 @@
-"""Alerts about the probe itself: down, scheduler stuck, and the always-firing Watchdog."""
+"""Alerts about the probe itself: down, scheduler stuck, ledger unwritable, and the always-firing
+Watchdog."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from probe.hops import Owner
 from probe.render.alerts.model import JOB, PROBE_WIDE, Alert
 from probe.render.durations import prom_duration
 from probe.render.links import Dashboard
-from probe.render.promql import number, selector
+from probe.render.promql import by, number, selector
 from probe.render.timing import Timing
 
 
 def probe_alerts(timing: Timing) -> list[Alert]:
-    """Alerts about the probe itself: down, scheduler stuck, and the always-firing Watchdog."""
+    """Alerts about the probe itself: down, scheduler stuck, ledger unwritable, and the always-firing
+    Watchdog."""
     probe = {"channel": PROBE_WIDE, "owner": Owner.OPS.value, "scope": "probe"}
     up = selector("up", f'job="{JOB}"')
     stale = prom_duration(timing.scaled(timing.heartbeat_stale_after))
@@ -40,6 +42,20 @@ def probe_alerts(timing: Timing) -> list[Alert]:
                 "The probe answers scrapes but its scheduler last ticked {{ $value | humanizeDuration }} "
                 f"ago (it ticks every second; the threshold is {stale}). No canary is sent or followed; "
                 "every other Kanari alert is inhibited while this fires."
+            ),
+            dashboard=Dashboard.PROBE,
+        ),
+        Alert(
+            name="KanariLedgerUnwritable",
+            expr=f"max {by('instance')} (kanari_ledger_writable) == 0",
+            for_=timing.scaled(timing.probe_down_for),
+            labels={**probe, "severity": "critical"},
+            summary="Kanari cannot write its ledger: no canary is sent",
+            description=(
+                f"The probe's last ledger write failed and it has not written since, for {down_for} "
+                "(a full disk, an I/O error, a read-only file system). Nothing is sent while it lasts and "
+                "/readyz says not ready; what the probe sees meanwhile is written once the ledger takes "
+                "writes again. Routes fall silent: free the disk first."
             ),
             dashboard=Dashboard.PROBE,
         ),

@@ -182,32 +182,29 @@ def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
             variable="municipality",
         )
     )
-    readback_failures = increase(
-        "kanari_check_failures_total", [f'channel="{channel.value}"', 'target="readback"'], loss
-    )
+    # Blindness is judged on the verdicts alone: whatever made canaries unknown (read-back or status
+    # checks failing, timing out, crashing, a refused read) shows here even when no check-failure
+    # counter moved. It is the probe's own state, so it goes to ops, never to a vendor.
     alerts.append(
         Alert(
             name="KanariProbeBlind",
-            expr=(
-                f"sum {by('channel', 'vendor')} (\n  {unknown}\n) >= {ROUTE_LOSSES}\n"
-                f"and {on('channel')}\n(sum {by('channel')} ({readback_failures}) > 0)"
-            ),
+            expr=f"sum {by('channel', 'vendor')} (\n  {unknown}\n) >= {ROUTE_LOSSES}",
             for_=timing_of.route_for,
             labels={
                 "channel": channel.value,
-                "owner": Owner.VENDOR.value,
+                "owner": Owner.OPS.value,
                 "scope": "vendor",
                 "severity": "warning",
             },
-            summary="{{ $labels.channel }}: Kanari cannot see {{ $labels.vendor }}'s read-back",
+            summary="{{ $labels.channel }}: Kanari cannot see {{ $labels.vendor }}'s routes",
             description=(
                 f"{VALUE} canaries on {{{{ $labels.channel }}}} routes served by {{{{ $labels.vendor }}}} "
-                f"ended as unknown in the last {loss_text} while read-back checks failed: the vendor's "
-                "read-back API is down or refuses Kanari, so deliveries into its fagsystem cannot be "
-                "confirmed. Nothing is assumed lost and no loss alert fires; restore the read-back."
+                f"ended as unknown in the last {loss_text}: Kanari could not look (read-back or status "
+                "checks failing or timing out, or a check crashing), so deliveries on these routes are "
+                "not being confirmed. Nothing is assumed lost and no loss alert fires; the check "
+                "failures by target and reason on the probe dashboard say which look fails."
             ),
-            dashboard=Dashboard.VENDOR,
-            variable="vendor",
+            dashboard=Dashboard.PROBE,
         )
     )
     return alerts

@@ -1,7 +1,7 @@
 """The vendor scorecard (``kanari-vendor``): one vendor's municipalities, hops and read-back health.
 
-What a vendor's on-call engineer opens from a ``KanariReceiptWithoutRecord`` or ``KanariProbeBlind``
-page, and what the operations centre shows a vendor in a review.
+What a vendor's on-call engineer opens from a ``KanariReceiptWithoutRecord`` page, what the operations
+centre opens from ``KanariProbeBlind``, and what the operations centre shows a vendor in a review.
 """
 
 from __future__ import annotations
