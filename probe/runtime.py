@@ -29,6 +29,7 @@ from probe.config.loader import KanariConfig
 from probe.config.routes import Route
 from probe.engine.core import Engine, PollSettings
 from probe.engine.factory import CanaryFactory
+from probe.engine.maintenance import Maintenance
 from probe.errors import ConfigError
 from probe.hops import Channel
 from probe.ledger.sqlite import Ledger
@@ -92,9 +93,11 @@ class Runtime:
     upstreams: dict[str, Upstream]
     maskinporten: MaskinportenClient
     jwks: dict[str, Any]
+    maintenance: Maintenance
 
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Finish network work (at most ``grace`` seconds), close the HTTP clients and the ledger."""
+        await self.maintenance.close()
         await self.engine.shutdown(grace)
         for client in self.clients:
             await client.aclose()
@@ -171,7 +174,8 @@ def build_runtime(
         max(route.deadline for route in routes) if routes else 3600.0,
     )
     metrics = Metrics(registry, buckets)
-    ledger = Ledger(ledger_path or config.path(settings.ledger))
+    path = ledger_path or config.path(settings.ledger)
+    ledger = Ledger(path)
     engine = Engine(
         routes=routes,
         clock=clock,
@@ -187,7 +191,6 @@ def build_runtime(
             late_window=settings.late_window,
             cleanup=settings.readback.cleanup,
         ),
-        retention=settings.retention,
         seed=seed or 0,
     )
     return Runtime(
@@ -200,4 +203,5 @@ def build_runtime(
         upstreams,
         maskinporten,
         jwks(keys.marker_public_keys),
+        Maintenance(path, clock, settings.retention),
     )

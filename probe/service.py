@@ -42,13 +42,17 @@ class ProbeService:
         basic_auth = None
         if settings.metrics.basic_auth_username and settings.metrics.basic_auth_password:
             basic_auth = (settings.metrics.basic_auth_username, settings.metrics.basic_auth_password.value())
-        self._app = create_app(runtime.metrics.exposition, self.readiness, runtime.jwks, basic_auth)
+        self._app = create_app(runtime.metrics.served, self.readiness, runtime.jwks, basic_auth)
         self.server = HttpServer(listen or settings.listen)
 
     def readiness(self) -> dict[str, bool]:
         """The conditions of ``/readyz``."""
         ledger = self.runtime.engine.canaries.writable and self.runtime.ledger.writable()
         return {"scheduler": self.scheduler.running, "ledger": ledger}
+
+    def _maintain(self) -> None:
+        # Pruning runs in the background (probe.engine.maintenance): the tick only starts it.
+        self.runtime.maintenance.tick()
 
     @property
     def url(self) -> str:
@@ -59,11 +63,13 @@ class ProbeService:
         """Start everything, run until ``stop`` is set, then shut down cleanly
         within a bound (the HTTP surface at most 5 s, network work at most ``SHUTDOWN_GRACE``)."""
         engine = self.runtime.engine
+        # The HTTP surface first: /healthz answers while the engine resumes from the ledger, and
+        # /readyz says not ready until the scheduler runs.
+        await self.server.start(self._app)
         engine.start()
         self.scheduler.every("send", self._send_tick, engine.send_tick)
         self.scheduler.every("poll", self._tick, engine.poll_tick)
-        self.scheduler.every("maintenance", MAINTENANCE_SECONDS, engine.maintenance_tick)
-        await self.server.start(self._app)
+        self.scheduler.every("maintenance", MAINTENANCE_SECONDS, self._maintain)
         self.scheduler.start()
         log.info("probe running: %d routes, HTTP on %s", len(engine.routes), self.url)
         try:

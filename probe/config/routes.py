@@ -26,6 +26,10 @@ class Route:
     api_version: str = "auto"
     # Altinn: whether the canary is sent as confidential mail (``isConfidential``), as it is by default.
     confidential: bool = True
+    # The slowest latency a healthy route shows (``normal_latency``): where status checks first look
+    # until the route's own history says better; ``None`` (routes built outside the configuration) looks
+    # halfway to the deadline.
+    normal_latency: float | None = None
 
     @property
     def key(self) -> tuple[Channel, str]:

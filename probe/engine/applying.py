@@ -19,6 +19,7 @@ from probe.engine.open_canaries import OpenCanaries
 from probe.engine.results import (
     CheckFailed,
     CleanedUp,
+    CleanupAbandoned,
     LookupDone,
     RegistrationsSeen,
     Result,
@@ -64,6 +65,17 @@ class Applier:
         for result in results:
             if isinstance(result, CheckFailed):
                 self._check_failed(result)
+            elif isinstance(result, CleanupAbandoned):
+                self._check_failed(
+                    CheckFailed(result.record.channel, "readback", result.error, result.record)
+                )
+                if result.record in self._canaries:
+                    with self._canaries.changing(result.record):
+                        lifecycle.abandon_cleanup(result.record, now)
+                    log.warning(
+                        "cleanup abandoned: vendor=%s canary=%s kept refusing the removal (%s)",
+                        result.record.vendor, result.record.id, result.error.reason.value,
+                    )  # fmt: skip
             elif isinstance(result, RegistrationsSeen):
                 self._registered(result, now)
             elif result.record in self._canaries:
@@ -122,15 +134,12 @@ class Applier:
             lifecycle.resolve(record, failed(record), now)
 
     def _registered(self, seen: RegistrationsSeen, now: float) -> None:
-        by_id = {
-            record.id: record
-            for record in self._canaries.records.values()
-            if record.municipality == seen.municipality
-        }
+        # Matched by id in the open set: the cost follows the answer, not how many canaries are open.
+        open_records = self._canaries.records
         counted: dict[str, int] = {}
         for registration in seen.registrations:
-            record = by_id.get(registration.canary_id)
-            if record is None:
+            record = open_records.get(registration.canary_id)
+            if record is None or record.municipality != seen.municipality:
                 continue  # another probe instance's canary, or one already closed
             rejected = self._rejected.get(record.id, set())
             if registration.marker in rejected:
@@ -148,9 +157,8 @@ class Applier:
                 self._reach(record, {Hop.REGISTERED: registration.registered_at}, now, seen.asked_at)
                 if counted[record.id] > 1:
                     lifecycle.mark_duplicate(record)
-        for canary_id in [canary_id for canary_id in self._rejected if canary_id not in by_id]:
-            if canary_id not in self._canaries.records:
-                del self._rejected[canary_id]
+        for canary_id in [canary_id for canary_id in self._rejected if canary_id not in open_records]:
+            del self._rejected[canary_id]
         for record in seen.records:
             if record in self._canaries:
                 with self._canaries.changing(record):

@@ -33,7 +33,7 @@ from probe.engine.readback_batches import ReadbackBatches
 from probe.engine.sender import Sender
 from probe.engine.status_checks import StatusChecks
 from probe.engine.tasks import Tasks
-from probe.engine.watch import Watch
+from probe.engine.watch import Watch, watch_budget
 from probe.hops import Channel
 from probe.ledger.sqlite import Ledger
 from probe.lifecycle import record as lifecycle
@@ -70,7 +70,6 @@ class Engine:
         factory: CanaryFactory,
         verifier: MarkerVerifier,
         poll_settings: PollSettings,
-        retention: float,
         seed: int = 0,
     ) -> None:
         self.routes = routes
@@ -80,11 +79,10 @@ class Engine:
         self.canaries = OpenCanaries(ledger, metrics, clock.now)
         self.schedule = RouteSchedule(seed=seed)
         self._adapters = adapters
-        self._retention = retention
         self._routes_by_key = {route.key: route for route in routes}
         self.sender = Sender(self.canaries, adapters, self.schedule, factory, metrics)
         self._tasks = Tasks(clock.now)
-        watch = Watch(poll_settings.late_window)
+        watch = Watch(poll_settings.late_window, watch_budget(routes))
         self._status = StatusChecks(self._tasks, adapters, self._routes_by_key, watch)
         self._readback = ReadbackBatches(self._tasks, readback, watch, poll_settings.readback_interval)
         self._cleanup = Cleanup(
@@ -151,21 +149,17 @@ class Engine:
         now = self.clock.now()
         self._applier.apply(self.sender.answers(), now)
         self._applier.apply(self._tasks.take(), now)
-        self._judge.advance(now)
+        changed = self.canaries.take_touched()
+        self._judge.advance(changed, now)
         self.canaries.flush()
-        records = list(self.canaries.records.values())
+        # What the judge changed counts too; every part then looks only at changed and due canaries.
+        changed = list({record.id: record for record in [*changed, *self.canaries.take_touched()]}.values())
         # Read-back first: a canary whose status check starts now is still in this round's batch.
-        self._readback.start_due(records, now)
-        self._status.start_due(records, now)
-        self._cleanup.start_due(records, now)
+        self._readback.start_due(changed, now)
+        self._status.start_due(changed, now)
+        self._cleanup.start_due(changed, now)
         self.update_gauges()
         self.metrics.beat(now)
-
-    def maintenance_tick(self) -> None:
-        """Delete closed canaries older than the retention (bounded ledger size; counts are kept)."""
-        removed = self.ledger.prune(self.clock.now() - self._retention)
-        if removed:
-            log.info("pruned %d closed canaries older than the retention", removed)
 
     def update_gauges(self) -> None:
         """In-flight counts and the oldest in-flight canary per channel."""

@@ -1,5 +1,6 @@
 """Judging, on every tick: each open canary's verdict once it is due, a late arrival once a watched
-canary turns up, and closing a canary once nothing is left to do for it.
+canary turns up, and closing a canary once nothing is left to do for it. A tick looks only at the
+canaries that changed and those whose deadline, blind grace or watch ends then.
 
 The verdicts themselves are decided in :func:`probe.lifecycle.verdict.decide`; this walks the open
 canaries and applies them.
@@ -8,9 +9,10 @@ canaries and applies them.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from probe.engine.cleanup import Cleanup
+from probe.engine.due import DueQueue
 from probe.engine.open_canaries import OpenCanaries
 from probe.engine.watch import WATCHED, Watch
 from probe.hops import Verdict
@@ -42,25 +44,46 @@ class Judge:
         self._settled = settled
         # Set by the engine's start: see ``decide``'s ``looking_since``.
         self.looking_since: float | None = None
+        self._due = DueQueue[str]()
 
-    def advance(self, now: float) -> None:
-        """Judge, mark late and close whatever is due at ``now``."""
-        for record in list(self._canaries.records.values()):
-            if record.state is State.INTENT:
-                continue
+    def advance(self, changed: Iterable[CanaryRecord], now: float) -> None:
+        """Judge, mark late and close whatever is due at ``now``: the ``changed`` records and those
+        whose deadline, blind grace or watch ended; nothing else is looked at."""
+        for record in changed:
+            self._consider(record, now)
+        for canary_id in self._due.pop_due(now):
+            due = self._canaries.records.get(canary_id)
+            if due is not None:
+                self._consider(due, now)
+
+    def _consider(self, record: CanaryRecord, now: float) -> None:
+        if record.state in (State.INTENT, State.CLOSED):
+            return
+        if record.verdict is None:
+            self._judge(record, now)
             if record.verdict is None:
-                self._judge(record, now)
-                continue
-            if record.verdict in WATCHED and record.late_at is None:
-                arrived = delivered_at(record)
-                if arrived is not None and arrived > record.deadline_at:
-                    with self._canaries.changing(record):
-                        lifecycle.arrive_late(record, now)
-            if not self._cleanup.pending(record) and self._watch.over(record, now):
+                self._due.schedule(record.id, self._next_judgment(record, now))
+            return
+        if record.verdict in WATCHED and record.late_at is None:
+            arrived = delivered_at(record)
+            if arrived is not None and arrived > record.deadline_at:
                 with self._canaries.changing(record):
-                    lifecycle.close(record)
-                self._cleanup.forget(record)
-                self._settled(record)
+                    lifecycle.arrive_late(record, now)
+        if not self._cleanup.pending(record) and self._watch.over(record, now):
+            with self._canaries.changing(record):
+                lifecycle.close(record)
+            self._due.cancel(record.id)
+            self._cleanup.forget(record)
+            self._settled(record)
+        elif record.verdict in WATCHED and record.late_at is None:
+            self._due.schedule(record.id, self._watch.watched_until(record))
+
+    def _next_judgment(self, record: CanaryRecord, now: float) -> float:
+        """When an open canary's verdict can next change with time alone (results change it sooner)."""
+        if now < record.deadline_at:
+            return record.deadline_at
+        blind_from = max(record.deadline_at, self.looking_since or record.deadline_at)
+        return max(now, blind_from + self._blind_grace)
 
     def _judge(self, record: CanaryRecord, now: float) -> None:
         decision = decide(record, now, self._blind_grace, self.looking_since)

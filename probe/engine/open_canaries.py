@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from probe.engine.due import DueQueue
 from probe.engine.log_throttle import LogThrottle
 from probe.errors import LedgerError
 from probe.hops import Channel
@@ -41,6 +42,12 @@ class OpenCanaries:
         self._failing_since: float | None = None
         self._now = now
         self._log = LogThrottle(log, now)
+        # Records changed (or added, or loaded) since the engine last asked: the only ones whose due
+        # times can have moved, so a tick looks at these and at what is due, never at every record.
+        self._touched: dict[str, CanaryRecord] = {}
+        # Unresolved canaries per channel by creation time, kept as records change: the in-flight gauges
+        # without a pass over the open set.
+        self._unresolved = {channel: DueQueue[str]() for channel in Channel}
         self.records: dict[str, CanaryRecord] = {}
         self._before: dict[str, set[CounterKey]] = {}
         self._after_commit: list[Callable[[], None]] = []
@@ -49,17 +56,21 @@ class OpenCanaries:
         """Take the ledger's open records at start (their counters are restored separately)."""
         for record in records:
             self.records[record.id] = record
+            self._touch(record)
 
     def add(self, record: CanaryRecord) -> None:
         """A new canary (its first flush commits the intent)."""
         self.records[record.id] = record
         self._before.setdefault(record.id, set())
+        self._touch(record)
 
     def discard(self, record: CanaryRecord) -> None:
         """Forget a new canary whose intent could not be committed: it was never sent, so it is neither
         in the ledger nor counted."""
         self.records.pop(record.id, None)
         self._before.pop(record.id, None)
+        self._touched.pop(record.id, None)
+        self._unresolved[record.channel].cancel(record.id)
 
     def __contains__(self, record: CanaryRecord) -> bool:
         return self.records.get(record.id) is record
@@ -68,7 +79,23 @@ class OpenCanaries:
     def changing(self, record: CanaryRecord) -> Iterator[CanaryRecord]:
         """Wrap every change of ``record`` so the next flush persists it and moves its counters."""
         self._before.setdefault(record.id, counter_keys(record))
-        yield record
+        try:
+            yield record
+        finally:
+            self._touch(record)
+
+    def _touch(self, record: CanaryRecord) -> None:
+        self._touched[record.id] = record
+        if record.state in UNRESOLVED:
+            self._unresolved[record.channel].schedule(record.id, record.created_at)
+        else:
+            self._unresolved[record.channel].cancel(record.id)
+
+    def take_touched(self) -> list[CanaryRecord]:
+        """The records changed, added or loaded since the last call, closed ones included (so that
+        whoever schedules work for them can let them go)."""
+        touched, self._touched = self._touched, {}
+        return list(touched.values())
 
     def after_commit(self, action: Callable[[], None]) -> None:
         """Run ``action`` (a histogram observation, a gauge) once the current changes are committed."""
@@ -130,11 +157,4 @@ class OpenCanaries:
 
     def in_flight_by_channel(self) -> dict[Channel, tuple[int, float | None]]:
         """Per channel: how many canaries are unresolved and when the oldest was created."""
-        summary: dict[Channel, tuple[int, float | None]] = dict.fromkeys(Channel, (0, None))
-        for record in self.unresolved():
-            count, oldest = summary[record.channel]
-            summary[record.channel] = (
-                count + 1,
-                record.created_at if oldest is None else min(oldest, record.created_at),
-            )
-        return summary
+        return {channel: (len(queue), queue.earliest()) for channel, queue in self._unresolved.items()}

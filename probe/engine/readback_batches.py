@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from probe.checks.readback import ReadbackClient
+from probe.engine.due import DueQueue
 from probe.engine.results import CheckFailed, RegistrationsSeen, Result
 from probe.engine.tasks import Tasks
 from probe.engine.watch import Watch
@@ -27,7 +28,8 @@ Group = tuple[str, str]
 
 
 class ReadbackBatches:
-    """Starts the read-back calls that are due."""
+    """Keeps each (vendor, municipality)'s canaries waiting for read-back, and starts the calls that are
+    due: a tick looks at the canaries that changed and the groups that are due, nothing else."""
 
     def __init__(
         self, tasks: Tasks, clients: Mapping[str, ReadbackClient], watch: Watch, interval: float
@@ -36,11 +38,15 @@ class ReadbackBatches:
         self._clients = clients
         self._watch = watch
         self._interval = interval
-        self._next: dict[Group, float] = {}
+        self._members: dict[Group, dict[str, CanaryRecord]] = {}
+        self._due = DueQueue[Group]()
         self._busy: set[Group] = set()
+        self._watched_looks: dict[Group, int] = {}
 
     def wants(self, record: CanaryRecord) -> bool:
         """Whether read-back should look for ``record`` now."""
+        if record.state is State.CLOSED:
+            return False
         if Hop.REGISTERED not in needed_hops(record) or Hop.REGISTERED in record.hops:
             return False
         if record.vendor not in self._clients or not self._watch.looking(record):
@@ -51,24 +57,49 @@ class ReadbackBatches:
         previous = hops[hops.index(Hop.REGISTERED) - 1]
         return previous in record.hops
 
-    def start_due(self, records: Iterable[CanaryRecord], now: float) -> int:
-        """Start every read-back call that is due; returns how many started."""
-        groups: dict[Group, list[CanaryRecord]] = {}
-        for record in records:
-            if record.state is State.CLOSED or record.id in self._tasks.busy:
-                continue
+    def start_due(self, changed: Iterable[CanaryRecord], now: float) -> int:
+        """Move the ``changed`` records in or out of their groups, then start every read-back call that
+        is due; returns how many started."""
+        for record in changed:
+            group = (record.vendor, record.municipality)
+            members = self._members.get(group)
             if self.wants(record):
-                groups.setdefault((record.vendor, record.municipality), []).append(record)
+                if members is None:
+                    members = self._members[group] = {}
+                    self._due.schedule(group, now)  # a group that was idle is asked at once
+                members[record.id] = record
+            elif members is not None:
+                members.pop(record.id, None)
         started = 0
-        for group, members in groups.items():
-            if self._next.get(group, 0.0) > now or group in self._busy:
+        for group in self._due.pop_due(now):
+            members = self._members.get(group)
+            if not members:
+                self._members.pop(group, None)
+                self._watched_looks.pop(group, None)
                 continue
-            # Next look: one read-back period on, or sooner if a canary's deadline falls before that.
-            upcoming = [record.deadline_at for record in members if record.deadline_at > now]
-            self._next[group] = min([now + self._interval, *upcoming])
-            self._start(group, members, now)
+            if group in self._busy:
+                self._due.schedule(group, now)  # asked again at the next tick
+                continue
+            ready = [record for record in members.values() if record.id not in self._tasks.busy]
+            if not ready:
+                self._due.schedule(group, now)
+                continue
+            self._due.schedule(group, self._next_look(group, members.values(), now))
+            self._start(group, ready, now)
             started += 1
         return started
+
+    def _next_look(self, group: Group, members: Iterable[CanaryRecord], now: float) -> float:
+        """One read-back period on, sooner if a canary's deadline falls before that; for a group whose
+        canaries are all judged and only watched, a backing-off pace."""
+        waiting = [record for record in members if record.verdict is None]
+        if not waiting:
+            looks = self._watched_looks.get(group, 0)
+            self._watched_looks[group] = looks + 1
+            return now + self._watch.pace(self._interval, looks)
+        self._watched_looks.pop(group, None)
+        upcoming = [record.deadline_at for record in waiting if record.deadline_at > now]
+        return min([now + self._interval, *upcoming])
 
     def _start(self, group: Group, members: list[CanaryRecord], now: float) -> None:
         client = self._clients[group[0]]

@@ -61,6 +61,14 @@ class CleanedUp:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CleanupAbandoned:
+    """The vendor kept refusing to remove the canary: Kanari stops asking and closes it (counted)."""
+
+    record: CanaryRecord
+    error: UpstreamError
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class CheckFailed:
     """A check could not look: ``target`` is ``portal``, ``altinn`` or ``readback``."""
 
@@ -70,4 +78,6 @@ class CheckFailed:
     record: CanaryRecord | None = None
 
 
-Result = SendAnswered | StatusSeen | LookupDone | RegistrationsSeen | CleanedUp | CheckFailed
+Result = (
+    SendAnswered | StatusSeen | LookupDone | RegistrationsSeen | CleanedUp | CleanupAbandoned | CheckFailed
+)

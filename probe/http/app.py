@@ -5,34 +5,62 @@
   numbers if not).
 - ``/.well-known/kanari/keys.json``: the JWKS of the marker signing keys, for vendors who verify
   markers before hiding a canary from case workers.
-- ``/metrics``: Prometheus exposition, optionally behind basic auth.
+- ``/metrics``: Prometheus exposition, optionally behind basic auth; gzip-compressed when the scraper
+  accepts it (Prometheus does by default: at 20 000 routes the text is 58 MB, its gzip 3 MB).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from prometheus_client import CONTENT_TYPE_LATEST
+from prometheus_client.exposition import gzip_accepted
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from probe.metrics.exposition import gzip_parts
+
 JWKS_PATH = "/.well-known/kanari/keys.json"
 
 
+class Exposition(Protocol):
+    """What ``/metrics`` serves (:class:`probe.metrics.exposition.Exposition`)."""
+
+    def text(self) -> bytes:
+        """The text exposition."""
+
+    async def gzip(self) -> bytes:
+        """The text exposition, gzip-compressed."""
+
+
+class _Rendered:
+    """An exposition given only as the function that renders it: its gzip is compressed from the whole
+    text on every scrape (in a worker thread), since nothing tells whether the text changed."""
+
+    def __init__(self, render: Callable[[], bytes]) -> None:
+        self.text = render
+
+    async def gzip(self) -> bytes:
+        return await asyncio.to_thread(gzip_parts, [self.text()])
+
+
 def create_app(
-    exposition: Callable[[], bytes],
+    exposition: Exposition | Callable[[], bytes],
     ready: Callable[[], Mapping[str, bool]],
     jwks: Mapping[str, Any],
     basic_auth: tuple[str, str] | None = None,
 ) -> Starlette:
-    """The probe's ASGI app. ``exposition`` renders ``/metrics``; ``ready`` returns named readiness
-    conditions, all of which must hold."""
+    """The probe's ASGI app. ``exposition`` is what ``/metrics`` serves (an :class:`Exposition`, whose
+    gzip is cached, or a function rendering the text); ``ready`` returns named readiness conditions, all
+    of which must hold."""
+    source: Exposition = _Rendered(exposition) if callable(exposition) else exposition
 
     async def metrics(request: Request) -> Response:
         if basic_auth is not None and not _authorised(request, basic_auth):
@@ -41,7 +69,16 @@ def create_app(
                 status_code=401,
                 headers={"WWW-Authenticate": 'Basic realm="kanari"'},
             )
-        return Response(exposition(), media_type=CONTENT_TYPE_LATEST)
+        # The body depends on Accept-Encoding, so a cache between scraper and probe must key on it.
+        headers = {"Vary": "Accept-Encoding"}
+        # prometheus_client's own test of the header, as its exposition servers use it (it ignores
+        # q-values: ``gzip;q=0`` would still get gzip, which no scraper sends). Not starlette's
+        # GZipMiddleware: it would compress the whole text again on every scrape, at level 9 by default
+        # (1.7 s at 20 000 routes), where the exposition's gzip is kept while nothing changed.
+        if gzip_accepted(request.headers.get("Accept-Encoding", "")):
+            headers["Content-Encoding"] = "gzip"
+            return Response(await source.gzip(), media_type=CONTENT_TYPE_LATEST, headers=headers)
+        return Response(source.text(), media_type=CONTENT_TYPE_LATEST, headers=headers)
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok\n")

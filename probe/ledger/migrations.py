@@ -10,7 +10,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from probe.ledger.rows import ADD_COUNT, COUNTERS, SCHEMA, SCHEMA_VERSION, LedgerCount, from_row, ledger_count
+from probe.ledger.latest import ROUTE_LATEST, backfill
+from probe.ledger.rows import (
+    ADD_COUNT,
+    CLOSED_BY_AGE,
+    COUNTERS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    LedgerCount,
+    from_row,
+    ledger_count,
+)
 from probe.lifecycle.counters import counter_keys
 
 
@@ -29,7 +39,8 @@ def _maintained_counters(db: sqlite3.Connection) -> None:
         "SELECT metric, channel, municipality, vendor, label_a, label_b, value FROM archived_counts"
     )
     totals: dict[LedgerCount, int] = {}
-    for row in db.execute("SELECT * FROM canaries"):
+    # The columns of later schemas are not there yet; from_row reads them as never set.
+    for row in db.execute("SELECT *, NULL AS cleanup_failed_at FROM canaries"):
         record = from_row(row)
         for key in counter_keys(record):
             count = ledger_count(record, key)
@@ -38,10 +49,22 @@ def _maintained_counters(db: sqlite3.Connection) -> None:
     db.execute("DROP TABLE archived_counts")
 
 
+def _route_latest(db: sqlite3.Connection) -> None:
+    """Schema 4 answers the questions of a restart from ``route_latest`` instead of window queries over
+    every row, and prunes through an index of closed canaries by age instead of a scan; both are built
+    here from the rows there are (one index seek per route, one pass over the rows for the index). It
+    also keeps when a canary's cleanup was given up (``cleanup_failed_at``, counted once)."""
+    db.execute("ALTER TABLE canaries ADD COLUMN cleanup_failed_at REAL")
+    db.execute(ROUTE_LATEST)
+    backfill(db)
+    db.execute(CLOSED_BY_AGE)
+
+
 # Each schema version's changes, applied in order to a ledger written by an older Kanari.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _add_evidence_columns,
     3: _maintained_counters,
+    4: _route_latest,
 }
 # The oldest schema there is a path from: older ledgers are refused, never guessed at.
 OLDEST_SCHEMA = min(MIGRATIONS) - 1

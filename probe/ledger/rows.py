@@ -3,7 +3,9 @@
 ``canaries`` holds one row per canary (every field of :class:`~probe.lifecycle.record.CanaryRecord`, one
 column per hop); ``counters`` holds the totals of :func:`probe.lifecycle.counters.counter_keys` per route,
 kept in the same transaction as the rows they count, so a restart reads them instead of scanning history
-and deleting old rows never changes them.
+and deleting old rows never changes them; ``route_latest`` (:mod:`probe.ledger.latest`) keeps each
+route's newest canaries the same way. Every question the engine asks at start and per tick is answered
+by one of those tables or an index, never by a scan of the history (see the indexes in :data:`SCHEMA`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from __future__ import annotations
 import sqlite3
 
 from probe.hops import Channel, Hop, Owner, Verdict
+from probe.ledger.latest import ROUTE_LATEST
 from probe.lifecycle.counters import CounterKey
 from probe.lifecycle.record import CanaryRecord, State
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 HOP_COLUMNS = {hop: f"hop_{hop.value}" for hop in Hop}
 
 LedgerCount = tuple[str, str, str, str, str, str]
@@ -48,7 +51,8 @@ CREATE TABLE IF NOT EXISTS canaries (
     duplicate INTEGER NOT NULL DEFAULT 0,
     cleaned_at REAL,
     api_version TEXT,
-    diagnostics TEXT
+    diagnostics TEXT,
+    cleanup_failed_at REAL
 )"""
 COUNTERS = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -61,11 +65,20 @@ CREATE TABLE IF NOT EXISTS counters (
     value INTEGER NOT NULL,
     PRIMARY KEY (metric, channel, municipality, vendor, label_a, label_b)
 )"""
+# Closed canaries by age: what pruning deletes, oldest first, found without reading the rest. Partial, so
+# a row enters it once, when it closes, and the open ones (which are updated every tick) never do.
+CLOSED_BY_AGE = (
+    f"CREATE INDEX IF NOT EXISTS canaries_closed ON canaries (created_at) WHERE state = '{State.CLOSED}'"
+)
 SCHEMA = (
     CANARIES,
+    # The open canaries (a restart resumes them): a few per route among millions of rows.
     f"CREATE INDEX IF NOT EXISTS canaries_open ON canaries (state) WHERE state != '{State.CLOSED}'",
+    # A route's canaries in creation order: how route_latest is backfilled, and a route's history.
     "CREATE INDEX IF NOT EXISTS canaries_route ON canaries (channel, municipality, created_at)",
+    CLOSED_BY_AGE,
     COUNTERS,
+    ROUTE_LATEST,
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
@@ -73,7 +86,7 @@ COLUMNS = (
     "id", "channel", "municipality", "vendor", "bydel", "final_hop", "created_at", "deadline_at", "state",
     "upstream_id", "unconfirmed", "marker", *HOP_COLUMNS.values(), "last_status", "status_ok_at",
     "readback_ok_at", "verdict", "verdict_at", "blamed_hop", "blamed_owner", "failure_reason", "late_at",
-    "duplicate", "cleaned_at", "api_version", "diagnostics",
+    "duplicate", "cleaned_at", "api_version", "diagnostics", "cleanup_failed_at",
 )  # fmt: skip
 UPSERT = (
     f"INSERT INTO canaries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}) "
@@ -103,6 +116,7 @@ def to_row(record: CanaryRecord) -> tuple[object, ...]:
         record.blamed_hop.value if record.blamed_hop else None,
         record.blamed_owner.value if record.blamed_owner else None, record.failure_reason, record.late_at,
         int(record.duplicate), record.cleaned_at, record.api_version, record.diagnostics,
+        record.cleanup_failed_at,
     )  # fmt: skip
 
 
@@ -135,4 +149,5 @@ def from_row(row: sqlite3.Row) -> CanaryRecord:
         cleaned_at=row["cleaned_at"],
         api_version=row["api_version"],
         diagnostics=row["diagnostics"],
+        cleanup_failed_at=row["cleanup_failed_at"],
     )

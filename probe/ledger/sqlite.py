@@ -6,7 +6,10 @@ committed before its metric moves, and the database runs in WAL mode with ``sync
 committed row survives a power cut. Writes are grouped into one transaction per engine tick (many rows,
 one fsync), which keeps the cost per canary low without weakening that order. The counters a change adds
 (:func:`probe.lifecycle.counters.counter_keys`) are written in the same transaction, so the totals a
-restart reads are exactly those of the committed rows. Table layout: :mod:`probe.ledger.rows`.
+restart reads are exactly those of the committed rows, and so are each route's newest canaries in
+``route_latest`` (:mod:`probe.ledger.latest`): what the engine reads at start is one row per route or an
+index range, never the history. Pruning deletes in short batches (:mod:`probe.ledger.pruning`). Table
+layout: :mod:`probe.ledger.rows`.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from probe.errors import LedgerError, LedgerUnusableError
-from probe.hops import Channel, Verdict
+from probe.hops import Channel
+from probe.ledger import latest
 from probe.ledger.migrations import migrate
 from probe.ledger.opening import check_schema, connect_read_only, prepare, read_schema
+from probe.ledger.pruning import PRUNE_ROWS, Pruner
 from probe.ledger.rows import ADD_COUNT, SCHEMA_VERSION, UPSERT, LedgerCount, from_row, to_row
 from probe.lifecycle.record import CanaryRecord, State
 
@@ -130,18 +135,22 @@ class Ledger:
             raise LedgerError(f"ledger write failed: {error}") from None
 
     def save(self, records: Iterable[CanaryRecord], counts: Mapping[LedgerCount, int] | None = None) -> None:
-        """Write ``records`` (new or changed) and add ``counts`` to the counters, in one transaction."""
-        rows = [to_row(record) for record in records]
+        """Write ``records`` (new or changed), add ``counts`` to the counters and move each route's newest
+        canaries forward, in one transaction."""
+        saved = list(records)
+        rows = [to_row(record) for record in saved]
         additions = [(*count, value) for count, value in (counts or {}).items() if value]
         if not rows and not additions:
             return
         with self._transaction() as db:
             db.executemany(UPSERT, rows)
             db.executemany(ADD_COUNT, additions)
+            db.executemany(latest.UPSERT_LATEST, latest.updates(saved))
         self.writes += len(rows)
 
     def open_records(self) -> list[CanaryRecord]:
-        """Every canary that is not closed, oldest first (what a restart resumes)."""
+        """Every canary that is not closed, oldest first (what a restart resumes; the partial index
+        ``canaries_open`` holds just those)."""
         return self._select(f"SELECT * FROM canaries WHERE state != '{State.CLOSED}' ORDER BY created_at")
 
     def _select(self, query: str, parameters: tuple[object, ...] = ()) -> list[CanaryRecord]:
@@ -161,38 +170,33 @@ class Ledger:
 
     def last_created(self) -> dict[tuple[Channel, str], float]:
         """The newest canary's creation time per route (where the schedule resumes)."""
-        query = (
-            "SELECT channel, municipality, MAX(created_at) AS newest FROM canaries "
-            "GROUP BY channel, municipality"
-        )
-        return {(Channel(row["channel"]), row["municipality"]): row["newest"] for row in self._rows(query)}
+        query = "SELECT channel, municipality, created_at FROM route_latest"
+        return {(Channel(row[0]), row[1]): row[2] for row in self._rows(query)}
 
     def latest_versions(self) -> dict[tuple[Channel, str], str]:
         """The API version of each route's newest canary that was sent in one (``kanari_route_info``)."""
-        return {
-            record.route_key: record.api_version
-            for record in self._newest_per_route("api_version IS NOT NULL")
-            if record.api_version
-        }
+        query = "SELECT channel, municipality, api_version FROM route_latest WHERE api_version != ''"
+        return {(Channel(row[0]), row[1]): row[2] for row in self._rows(query)}
 
     def newest_delivered(self) -> list[CanaryRecord]:
         """The newest delivered canary of each route (to rebuild the last-delivery gauges)."""
-        return self._newest_per_route(f"verdict = '{Verdict.DELIVERED}'")
+        return self._newest("delivered_id")
 
     def latest_per_route(self) -> dict[tuple[Channel, str], list[CanaryRecord]]:
         """Per route: its unresolved canaries and its newest resolved one, newest first (``status``)."""
-        records = self._newest_per_route("verdict IS NOT NULL")
-        records += self._select("SELECT * FROM canaries WHERE verdict IS NULL")
+        records = self._newest("resolved_id")
+        # Unresolved means not closed too (a canary closes only once resolved): the partial index.
+        records += self._select(f"SELECT * FROM canaries WHERE state != '{State.CLOSED}' AND verdict IS NULL")
         result: dict[tuple[Channel, str], list[CanaryRecord]] = {}
         for record in sorted(records, key=lambda r: r.created_at, reverse=True):
             result.setdefault(record.route_key, []).append(record)
         return result
 
-    def _newest_per_route(self, condition: str) -> list[CanaryRecord]:
+    def _newest(self, column: str) -> list[CanaryRecord]:
+        """The canaries ``route_latest`` names in ``column``, one lookup by id each."""
+        # CROSS JOIN: SQLite then keeps this order (the small table outside, the id index inside).
         return self._select(
-            "SELECT * FROM (SELECT *, ROW_NUMBER() OVER "
-            "(PARTITION BY channel, municipality ORDER BY created_at DESC) AS newest "
-            f"FROM canaries WHERE {condition}) WHERE newest = 1"
+            f"SELECT canaries.* FROM route_latest CROSS JOIN canaries ON canaries.id = route_latest.{column}"
         )
 
     def counts(self) -> dict[LedgerCount, int]:
@@ -204,13 +208,19 @@ class Ledger:
             )
         }
 
-    def prune(self, older_than: float) -> int:
-        """Delete closed canaries created before ``older_than``; their counts stay in the counters."""
-        with self._transaction() as db:
-            deleted: int = db.execute(
-                f"DELETE FROM canaries WHERE state = '{State.CLOSED}' AND created_at < ?", (older_than,)
-            ).rowcount
-        return deleted
+    def prune(self, older_than: float, *, batch: int = PRUNE_ROWS) -> int:
+        """Delete closed canaries created before ``older_than`` (:mod:`probe.ledger.pruning` says which),
+        at most ``batch`` per transaction, on this connection; their counts stay in the counters. Returns
+        how many. The running probe prunes from a worker thread instead
+        (:class:`probe.engine.maintenance.Maintenance`): this waits for every batch."""
+        pruner = Pruner(self._db, rows=batch)
+        deleted = 0
+        while True:
+            batch_done = pruner.batch(older_than)
+            deleted += batch_done.deleted
+            self.commits += 1
+            if batch_done.done:
+                return deleted
 
     def _rows(self, query: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         try:

@@ -1,7 +1,8 @@
 """The counters a canary contributes to, declared once.
 
 Every canary counter of ``/metrics`` is a count of records with some property (sent, failed to send,
-resolved with a verdict, lost or failed at a hop, late, duplicated, rejected by the upstream).
+resolved with a verdict, lost or failed at a hop, late, duplicated, rejected by the upstream, not
+removed at the vendor).
 :func:`counter_keys` is the one statement of those properties. The engine adds one to each key a record
 gains when the change is committed, and the ledger keeps the same totals in the same transaction, so a
 restart reads them back instead of re-deriving them: Python and SQL can never disagree, because the
@@ -21,7 +22,17 @@ CounterKey = tuple[str, tuple[str, ...]]
 
 SENT, SEND_FAILURES, RESOLVED, UNDELIVERED = "sent", "send_failures", "resolved", "undelivered"
 LATE_ARRIVALS, DUPLICATES, REJECTIONS = "late_arrivals", "duplicates", "rejections"
-COUNTERS = (SENT, SEND_FAILURES, RESOLVED, UNDELIVERED, LATE_ARRIVALS, DUPLICATES, REJECTIONS)
+CLEANUP_FAILURES = "cleanup_failures"
+COUNTERS = (
+    SENT,
+    SEND_FAILURES,
+    RESOLVED,
+    UNDELIVERED,
+    LATE_ARRIVALS,
+    DUPLICATES,
+    REJECTIONS,
+    CLEANUP_FAILURES,
+)
 """Every canary counter's name; the metric families of :mod:`probe.metrics` are keyed by them."""
 
 
@@ -42,4 +53,6 @@ def counter_keys(record: CanaryRecord) -> set[CounterKey]:
         keys.add((LATE_ARRIVALS, ()))
     if record.duplicate:
         keys.add((DUPLICATES, ()))
+    if record.cleanup_failed_at is not None:
+        keys.add((CLEANUP_FAILURES, ()))
     return keys

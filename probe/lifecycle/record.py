@@ -92,6 +92,8 @@ class CanaryRecord:
     late_at: float | None = None
     duplicate: bool = False
     cleaned_at: float | None = None
+    # When Kanari gave up asking the vendor to remove it (the vendor kept refusing).
+    cleanup_failed_at: float | None = None
     # The portal's report version the canary was sent in (asked again in it when following).
     api_version: str | None = None
     # What upstreams said about a failure (bounded, never a secret; see probe.diagnostics).
@@ -220,6 +222,12 @@ def arrive_late(record: CanaryRecord, now: float) -> None:
 def clean(record: CanaryRecord, now: float) -> None:
     """The vendor removed the canary from case workers' view."""
     record.cleaned_at = now
+
+
+def abandon_cleanup(record: CanaryRecord, now: float) -> None:
+    """The vendor kept refusing to remove the canary: no more attempts (counted once)."""
+    if record.cleanup_failed_at is None:
+        record.cleanup_failed_at = now
 
 
 def close(record: CanaryRecord) -> None:

@@ -27,7 +27,7 @@ from probe.hops import HOPS, Channel, Hop, Owner, Verdict
 from probe.lifecycle import counters
 from probe.lifecycle.counters import CounterKey
 from probe.lifecycle.record import CanaryRecord
-from probe.metrics.exposition import Family, RouteSeries, Series, exposition
+from probe.metrics.exposition import Exposition, Family, RouteSeries, Series
 
 
 def geometric_buckets(smallest: float, largest: float) -> tuple[float, ...]:
@@ -85,6 +85,12 @@ FAMILIES: dict[str, Family] = {
     counters.DUPLICATES: Family(
         "kanari_duplicates", "counter", "Canaries registered more than once by the receiving system.", "route"
     ),
+    counters.CLEANUP_FAILURES: Family(
+        "kanari_cleanup_failures",
+        "counter",
+        "Canaries closed still visible at the vendor: it kept refusing to remove them.",
+        "route",
+    ),
     "last_delivery_seconds": Family(
         "kanari_last_delivery_seconds", "gauge", "Latency of the newest delivered canary.", "route"
     ),
@@ -125,6 +131,8 @@ class Metrics:
         self.registry = registry
         self._series = RouteSeries(FAMILIES, LABEL_SETS)
         registry.register(self._series)
+        # What ``/metrics`` serves: the text, and its gzip kept while nothing changed.
+        self.served = Exposition(registry, self._series)
         self._delivery_seconds = Histogram(
             "kanari_delivery_seconds",
             "Time from sending to the final hop of delivered canaries.",
@@ -193,7 +201,7 @@ class Metrics:
 
     def exposition(self) -> bytes:
         """The Prometheus text exposition of the registry (what ``/metrics`` answers)."""
-        return exposition(self.registry, self._series)
+        return self.served.text()
 
     def set_routes(self, routes: Iterable[Route]) -> None:
         """Create the series of every route in ``routes`` and remove those of routes that left."""
@@ -224,6 +232,7 @@ class Metrics:
             ("last_delivery_seconds", (), 0.0),
             ("last_delivered_timestamp", (), 0.0),
             (counters.REJECTIONS, (), 0.0),
+            (counters.CLEANUP_FAILURES, (), 0.0),
         ]
         children += [(counters.RESOLVED, (verdict.value,), 0.0) for verdict in Verdict]
         children += [(counters.SEND_FAILURES, (reason.value,), 0.0) for reason in Reason]

@@ -169,6 +169,7 @@ class FakeReadback:
         self.registered_at: dict[str, float] = {}
         self.requests: list[httpx.Request] = []
         self.status = 200
+        self.delete_status = 204  # what a DELETE of a registered canary answers
         self.deleted: list[str] = []
 
     def register(self, canary: CanaryRecord, at: float) -> None:
@@ -187,6 +188,8 @@ class FakeReadback:
             canary_id = parts[-1]
             if canary_id not in {canary.id for canary in self.registered}:
                 return httpx.Response(404, json={"title": "Not Found"})
+            if self.delete_status != 204:
+                return httpx.Response(self.delete_status, json={"title": "Method Not Allowed"})
             self.deleted.append(canary_id)
             return httpx.Response(204)
         municipality = parts[-2]
@@ -286,7 +289,6 @@ async def probe(
         factory=factory(),
         verifier=VERIFIER,
         poll_settings=SETTINGS,
-        retention=30 * 86400.0,
         seed=1,
     )
     try:

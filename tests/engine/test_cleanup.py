@@ -1,15 +1,16 @@
-"""Cleanup: a registered, judged canary is removed at its vendor, retried every read-back period until
-the vendor confirms, and a canary the vendor no longer has counts as removed."""
+"""Cleanup: a registered, judged canary is removed at its vendor, retried with a back-off, given up on
+after a bounded number of tries, and a canary the vendor no longer has counts as removed."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
 
 from probe.clock import FakeClock
-from probe.engine.cleanup import Cleanup
-from probe.engine.results import CheckFailed, CleanedUp, Result
+from probe.engine.cleanup import MAX_ATTEMPTS, Cleanup
+from probe.engine.results import CheckFailed, CleanedUp, CleanupAbandoned, Result
 from probe.engine.tasks import Tasks
 from probe.errors import Reason
 from probe.hops import Hop, Verdict
@@ -99,3 +100,26 @@ async def test_nothing_is_removed_before_the_verdict_twice_or_when_disabled(
     disabled = Cleanup(tasks, {}, INTERVAL, enabled=False)
     assert not disabled.pending(registered(5))
     assert api.requests == []
+
+
+async def test_a_vendor_that_keeps_refusing_is_given_up_on_after_backing_off(
+    api: FakeReadback, cleanup: tuple[Cleanup, Tasks]
+) -> None:
+    removal, tasks = cleanup
+    canary = registered()
+    api.register(canary, START + 20)
+    api.status = 405  # the vendor's API does not allow DELETE at all
+    attempts: list[float] = []
+    results: list[Result] = []
+    for second in range(0, 6 * 3600, 10):
+        found = await run(removal, tasks, [canary] if second == 0 else [], START + 31 + second)
+        if found:
+            attempts.append(float(second))
+            results += found
+    # Six tries, each gap twice the one before (1, 2, 4, 8, 16 minutes at a 60 s period), then no more.
+    assert len(attempts) == MAX_ATTEMPTS
+    assert [later - earlier for earlier, later in itertools.pairwise(attempts)] == [60, 120, 240, 480, 960]
+    assert all(isinstance(result, CheckFailed) for result in results[:-1])
+    last = results[-1]
+    assert isinstance(last, CleanupAbandoned)
+    assert (last.record, last.error.status_code) == (canary, 405)

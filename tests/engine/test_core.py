@@ -250,3 +250,27 @@ def all_records_of(tmp_path: Path) -> list[CanaryRecord]:
         return all_records(opened)
     finally:
         opened.close()
+
+
+async def test_a_vendor_refusing_every_removal_gets_the_canary_closed_and_counted(tmp_path: Path) -> None:
+    api = FakeReadback()
+    api.delete_status = 405
+    adapter = portal_adapter()
+    async with probe(tmp_path, api, portal=adapter) as running:
+        running.engine.start(schedule=False)
+        canary = running.engine.send_now(PORTAL)
+        adapter.check_answer = Observation(
+            {Hop.FORWARDED: START + 2, Hop.RECEIPTED: START + 5}, None, "LEVERT"
+        )
+        await running.at(START + 1)
+        api.register(canary, START + 10)
+        await running.until(lambda: canary.verdict is Verdict.DELIVERED, last=START + 300)
+        # Retried with a back-off (60 s read-back period: 1 + 2 + 4 + 8 + 16 minutes), then given up.
+        await running.until(lambda: canary.state is State.CLOSED, last=START + 3 * 3600, step=30)
+        assert canary.cleanup_failed_at is not None
+        assert canary.cleaned_at is None
+        assert running.value("kanari_cleanup_failures_total", **LABELS) == 1
+        deletes = [request for request in api.requests if request.method == "DELETE"]
+        assert len(deletes) == 6
+    [stored] = [row for row in all_records_of(tmp_path) if row.id == canary.id]
+    assert (stored.state, stored.cleanup_failed_at) == (State.CLOSED, canary.cleanup_failed_at)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+
 import pytest
 
 from probe.channels.base import Observation
@@ -47,26 +50,69 @@ async def test_an_accepted_canary_is_asked_in_the_version_it_was_sent_in() -> No
     assert result.observation.reached == {Hop.FORWARDED: START + 3}
 
 
-async def test_the_next_check_is_one_poll_on_but_lands_exactly_on_the_deadline() -> None:
+async def test_a_canary_is_asked_when_its_hop_is_expected_halfway_and_at_the_deadline() -> None:
     adapter = ScriptedAdapter(Channel.PORTAL)
     status, tasks = checks(adapter)
-    canary = record()  # deadline START + 300, polled every 15 s
-    assert await run(status, tasks, [canary], START + 290)
-    assert await run(status, tasks, [canary], START + 299.9) == []
-    assert await run(status, tasks, [canary], START + 300)  # the deadline, not START + 305
-    assert await run(status, tasks, [canary], START + 314) == []
-    assert await run(status, tasks, [canary], START + 315)
-    assert len(adapter.checked) == 3
+    canary = record()  # sent at START, deadline START + 300; the route has no history and no normal latency
+    asked: list[float] = []
+    for second in range(0, 400):
+        if await run(status, tasks, [canary] if second == 0 else [], START + second):
+            asked.append(second)
+    # One poll period after sending (nothing better known), halfway to the deadline, exactly at the
+    # deadline, then every poll period while no verdict came (the judge is not part of this test).
+    assert asked[:4] == [15, 157.5 // 1 + 1, 300, 315]
 
 
-async def test_a_judged_canary_is_watched_at_the_slower_pace() -> None:
+async def test_a_route_with_a_normal_latency_is_first_asked_then_and_learns_from_deliveries() -> None:
+    adapter = ScriptedAdapter(Channel.PORTAL)
+    slow = dataclasses.replace(route(deadline=1800.0), normal_latency=600.0)
+    status = StatusChecks(Tasks(), {Channel.PORTAL: adapter}, {slow.key: slow}, Watch(late_window=3600.0))
+    assert status.expected_latency(slow) == 600.0
+    first = record(slow, number=1)
+    status.reconsider(first, START)
+    assert status.start_due([], START + 599) == 0
+    assert status.start_due([], START + 600) == 1
+    # It was all there after 100 s: the route learns, and the next canary is asked sooner.
+    first.hops.update({Hop.FORWARDED: START + 50, Hop.RECEIPTED: START + 100})
+    status.reconsider(first, START + 601)
+    assert status.expected_latency(slow) == 150.0  # 1.5 times what was seen, within the normal latency
+
+
+async def test_a_judged_canary_is_watched_at_a_backing_off_pace() -> None:
     adapter = ScriptedAdapter(Channel.PORTAL)
     status, tasks = checks(adapter)
     canary = record()
     canary.state, canary.verdict, canary.verdict_at = State.RESOLVED, Verdict.LOST, START + 300
-    assert await run(status, tasks, [canary], START + 400)
-    assert await run(status, tasks, [canary], START + 400 + MIN_WATCH_INTERVAL - 1) == []
-    assert await run(status, tasks, [canary], START + 400 + MIN_WATCH_INTERVAL)
+    asked: list[float] = []
+    for second in range(300, 300 + 4000):
+        if await run(status, tasks, [canary] if second == 300 else [], START + second):
+            asked.append(second - 300)
+    gaps = [later - earlier for earlier, later in itertools.pairwise([0.0, *asked])]
+    assert gaps[:4] == [
+        MIN_WATCH_INTERVAL,
+        2 * MIN_WATCH_INTERVAL,
+        4 * MIN_WATCH_INTERVAL,
+        8 * MIN_WATCH_INTERVAL,
+    ]
+
+
+async def test_watch_looks_of_a_channel_stay_within_its_budget() -> None:
+    adapter = ScriptedAdapter(Channel.PORTAL)
+    tasks = Tasks()
+    # One look a minute for the whole channel, however many canaries are watched.
+    watch = Watch(late_window=86400.0, budget={Channel.PORTAL: 1 / 60})
+    status = StatusChecks(tasks, {Channel.PORTAL: adapter}, {PORTAL.key: PORTAL}, watch)
+    watched = []
+    for number in range(1, 201):
+        canary = record(number=number)
+        canary.state, canary.verdict, canary.verdict_at = State.RESOLVED, Verdict.LOST, START
+        watched.append(canary)
+    looks = 0
+    for second in range(0, 3600, 5):
+        looks += status.start_due(watched if second == 0 else [], START + second)
+        await tasks.settle()
+        tasks.take()
+    assert looks <= 60 + 60  # a minute's burst, then one a minute
 
 
 async def test_nothing_is_asked_of_what_cannot_or_need_not_be_asked() -> None:

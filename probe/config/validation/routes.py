@@ -188,6 +188,7 @@ def _route(
         api_version=overrides.api_version
         or (channel_settings.api_version if isinstance(channel_settings, PortalSettings) else "auto"),
         confidential=confidential,
+        normal_latency=timing.normal_latency,
     )
 
 
