@@ -134,6 +134,10 @@ class HttpServer:
         """Stop serving, wait for it, release the socket."""
         self.stop()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # asyncio.wait, not await: the server task's own end is not an error here, and a
+            # cancellation of the caller (a second signal: stop at once) must go through. The socket
+            # stays open until the server no longer uses it (or the process ends).
+            await asyncio.wait([self._task])
+            if not self._task.cancelled():
+                self._task.result()  # a server that failed says so
         self._socket.close()

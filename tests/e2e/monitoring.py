@@ -144,7 +144,8 @@ def settled(stack: Stack, sinks: Sinks) -> bool:
     return True
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Until ``url`` answers 200 (at most 30 s); the process's log if it ends or never does."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -197,8 +198,8 @@ def monitoring_stack(directory: Path, probe_port: int, rules: str, alertmanager:
                 stdout=output, stderr=subprocess.STDOUT,
             )  # fmt: skip
         processes.append((prometheus_process, prom_log))
-        _wait_ready(f"http://127.0.0.1:{am_port}/-/ready", alertmanager_process, am_log)
-        _wait_ready(f"http://127.0.0.1:{prom_port}/-/ready", prometheus_process, prom_log)
+        wait_until_answering(f"http://127.0.0.1:{am_port}/-/ready", alertmanager_process, am_log)
+        wait_until_answering(f"http://127.0.0.1:{prom_port}/-/ready", prometheus_process, prom_log)
         yield Stack(
             f"http://127.0.0.1:{prom_port}",
             f"http://127.0.0.1:{am_port}",

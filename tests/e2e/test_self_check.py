@@ -43,7 +43,10 @@ def test_a_stuck_scheduler_is_caught_by_the_heartbeat_while_the_target_is_up(tmp
             up = stack.query('up{job="kanari"}')["data"]["result"]
             assert up
             assert up[0]["value"][1] == "1"  # the process answers; only its scheduler is stuck
-            assert sinks.received(alertname="KanariProbeDown") == []
+            # Every scrape since Prometheus started, and how long each took: what to read if it was down.
+            scrapes = stack.query('up{job="kanari"}[10m]')["data"]["result"]
+            durations = stack.query('scrape_duration_seconds{job="kanari"}[10m]')["data"]["result"]
+            assert sinks.received(alertname="KanariProbeDown") == [], (scrapes, durations)
     finally:
         del os.environ["STALL_AFTER"]
 

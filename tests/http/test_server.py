@@ -53,6 +53,19 @@ async def test_the_port_is_known_before_start_and_released_after_close() -> None
             await client.get(server.url)
 
 
+async def test_cancelling_a_close_under_way_goes_through() -> None:
+    """A second signal cancels the shutdown while the server is closing: the cancellation must reach
+    the caller, not be taken for the server task's own end (which would wait out the whole grace)."""
+    server = HttpServer("127.0.0.1:0")
+    await server.start(APP)
+    closing = asyncio.create_task(server.close())
+    await asyncio.sleep(0)  # the close is under way, waiting for uvicorn to finish
+    closing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await closing
+    await server.close()  # closing again finishes the job
+
+
 def test_listen_addresses_are_split_for_ipv4_and_ipv6() -> None:
     assert parse_listen("127.0.0.1:9464") == ("127.0.0.1", 9464)
     assert parse_listen("[::1]:0") == ("::1", 0)
