@@ -53,7 +53,7 @@ fmt: $(STAMP)
 render: $(STAMP)
 	$(BIN)/kanari render all --config config
 
-## bench: the performance benchmark, about 8 minutes (see README, Performance); figures in bench/results.json
+## bench: the performance benchmark, about 10 minutes (see README, Performance); figures in bench/results.json
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -1,12 +1,21 @@
-"""``python -m bench`` (``make bench``): what a canary costs, how it scales, how far from the floor.
+"""``python -m bench`` (``make bench``): what a canary costs against the least anyone could spend, how
+the probe behaves at production timing, and how it scales. Four parts, each in its own processes:
 
-For each size N (714, 5 000 and 20 000 routes) it starts the benchmark sandbox (:mod:`bench.sandbox`)
-pinned to one CPU, then on the other CPU, one after the other so they never compete, the bare httpx
-floor (:mod:`bench.baseline`) and Kanari itself (:mod:`bench.kanari`) on the same routes at the same
-rate. Every figure that is a time is also given as a ratio to a baseline measured in the same run: these
-machines are noisy, ratios much less so. Then a rate sweep at N = 5 000 finds where one Kanari process
-on one core stops keeping up (the scheduler's lag p99 reaching 1 s). One table is printed and the same
-figures go to ``bench/results.json``.
+- **cpu** (real HTTP over loopback, real time): the benchmark sandbox (:mod:`bench.sandbox`) pinned to
+  one CPU; on the other, one after the other so they never compete, the honest floor (h11, the
+  protocol's minimum, no ledger), the durable floor (the same plus one SQLite WAL commit per tick), the
+  same-transport floor (Kanari's own httpx client and batching) (:mod:`bench.floor`) and Kanari itself
+  (:mod:`bench.kanari`), on the same 714 routes at the same schedule. CPU per canary, as ratios to the
+  floors measured in the same run, with a breakdown.
+- **large** (real HTTP, real time): Kanari at 20 000 routes every 5 minutes, scraped every 15 s as
+  Prometheus does: ``/metrics`` latency over HTTP and the send lag to the request leaving.
+- **scale** (:mod:`bench.scale`, in process, fake clock where time matters): tick cost with 1 000 to
+  150 000 open canaries, read-back matching, restart with a month of ledger, prune's longest block.
+- **production** (:mod:`bench.production`, in process, fake clock, the real sandbox at speed 1): a
+  simulated week at the example configuration's timing with a 24 h vendor outage and a vendor whose
+  DELETE always fails: status reads per canary, load on the national services, memory over the week.
+
+One table is printed and the figures go to ``bench/results.json`` (:mod:`bench.report` names them).
 """
 
 from __future__ import annotations
@@ -26,8 +35,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.procstat import pid_cpu_seconds
-from bench.registry import MAX_MUNICIPALITIES, write_registry
-from bench.report import LAG_LIMIT, SizeFigures, derive, render_table
+from bench.registry import write_registry
+from bench.report import render_table, summarise
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "var" / "bench"
@@ -35,45 +44,34 @@ RESULTS = ROOT / "bench" / "results.json"
 # The sandbox gets the second CPU, the measured process the first; on a one-CPU machine they share.
 SANDBOX_CPU, MEASURED_CPU = (1, 0) if (os.cpu_count() or 1) > 1 else (0, 0)
 SANDBOX_START_TIMEOUT = 120.0
-# A core busier than this has no room left for a burst: the rate is at its ceiling.
-SATURATED_CORE_SHARE = 0.95
-
-
-@dataclasses.dataclass(frozen=True)
-class Size:
-    """One size of the benchmark: N routes, each sending every ``interval`` seconds."""
-
-    routes: int
-    interval: float
-
-    @property
-    def rate(self) -> float:
-        """Canaries per second over all routes."""
-        return self.routes / self.interval
+# The scale and production parts bound their own run time; these only catch a hung child.
+SCALE_TIMEOUT = 900.0
+PRODUCTION_TIMEOUT = 900.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Plan:
-    """What a run measures and for how long."""
+    """What a run measures and for how long (seconds of real time)."""
 
-    sizes: tuple[Size, ...]
-    sweep_routes: int
-    sweep_rates: tuple[float, ...]
-    warmup: float
-    window: float
+    cpu_routes: int
+    cpu_interval: float
+    cpu_warmup: float
+    cpu_window: float
+    large_routes: int
+    large_interval: float
+    large_warmup: float
+    large_window: float
+    smoke: bool
 
 
-# 714 routes at a 36-second interval (20 canaries/s); 5 000 and 20 000 at the rate 20 000 routes have at
-# a 5-minute interval (66.7 canaries/s), the issue's target. The rate, not N, sets the CPU; N sets the
-# memory, the scrape and the per-municipality work.
-FULL = Plan(
-    sizes=(Size(714, 36.0), Size(5_000, 75.0), Size(20_000, 300.0)),
-    sweep_routes=5_000,
-    sweep_rates=(100.0, 150.0, 200.0),
-    warmup=8.0,
-    window=20.0,
-)
-SMOKE = Plan(sizes=(Size(714, 36.0),), sweep_routes=714, sweep_rates=(), warmup=2.0, window=4.0)
+# The CPU comparison: 714 routes (the production route set) every 12 s, 60 canaries/s (about the rate of
+# 20 000 routes every 5 minutes); warm-up one interval (every directory cache and connection warm),
+# window two intervals. The large run: 20 000 routes every 5 minutes (66.7 canaries/s, the target), long
+# enough for six scrapes 15 s apart.
+FULL = Plan(714, 12.0, 12.0, 24.0, 20_000, 300.0, 30.0, 90.0, smoke=False)
+# A few seconds of each, every figure present: the honesty checks of ``make test``, never its timings.
+SMOKE = Plan(714, 12.0, 2.0, 4.0, 714, 12.0, 2.0, 16.0, smoke=True)
+PARTS = ("cpu", "large", "scale", "production")
 
 
 class BenchError(Exception):
@@ -178,99 +176,84 @@ def run_child(module: str, arguments: list[str], out: Path, timeout: float) -> d
     return result
 
 
-def _common(
-    state_dir: Path, registry: Path, work: Path, *, routes: int, interval: float, plan: Plan
-) -> list[str]:
-    return [
-        "--state-dir",
-        str(state_dir),
-        "--registry",
-        str(registry),
-        "--work",
-        str(work),
-        "--routes",
-        str(routes),
-        "--interval",
-        f"{interval:g}",
-        "--warmup",
-        f"{plan.warmup:g}",
-        "--window",
-        f"{plan.window:g}",
-        "--cpu",
-        str(MEASURED_CPU),
-    ]
+def _common(state_dir: Path, registry: Path, work: Path, routes: int, interval: float) -> list[str]:
+    return ["--state-dir", str(state_dir), "--registry", str(registry), "--work", str(work),
+            "--routes", str(routes), "--interval", f"{interval:g}", "--cpu", str(MEASURED_CPU)]  # fmt: skip
 
 
-def measure_size(size: Size, plan: Plan, work: Path) -> SizeFigures:
-    """The floor and Kanari at one size, against one sandbox."""
-    directory = work / f"n{size.routes}"
+def _window(warmup: float, window: float) -> list[str]:
+    return ["--warmup", f"{warmup:g}", "--window", f"{window:g}"]
+
+
+def _timeout(warmup: float, window: float) -> float:
+    # Start-up, warm-up, window, drain, with room for a slow machine.
+    return 300.0 + warmup + window
+
+
+def measure_cpu(plan: Plan, work: Path) -> dict[str, Any]:
+    """Kanari and the three floors, one after the other, on the same routes against one sandbox."""
+    directory = work / "cpu"
     directory.mkdir(parents=True, exist_ok=True)
     registry = directory / "registry.csv"
-    write_registry(registry, max(1, size.routes // 2))
+    write_registry(registry, max(1, plan.cpu_routes // 2))
     state_dir = directory / "sandbox"
-    # Start-up, warm-up, window, drain and scrape, with room for a slow machine.
-    timeout = 300.0 + plan.warmup + plan.window
+    common = _common(state_dir, registry, directory, plan.cpu_routes, plan.cpu_interval)
+    timing = _window(plan.cpu_warmup, plan.cpu_window)
+    timeout = _timeout(plan.cpu_warmup, plan.cpu_window)
+    results: dict[str, Any] = {}
     with sandbox(registry, state_dir) as process:
-        common = _common(
-            state_dir, registry, directory, routes=size.routes, interval=size.interval, plan=plan
-        )
-        print(f"  N={size.routes}: floor (bare httpx) ...", flush=True)
-        baseline = run_child("bench.baseline", common, directory / "baseline.json", timeout)
-        print(f"  N={size.routes}: kanari ...", flush=True)
-        sandbox_cpu = pid_cpu_seconds(process.pid) or 0.0
-        started = time.perf_counter()
-        kanari = run_child("bench.kanari", [*common, "--memory"], directory / "kanari.json", timeout)
-        sandbox_share = ((pid_cpu_seconds(process.pid) or 0.0) - sandbox_cpu) / (
-            time.perf_counter() - started
-        )
-    return derive(size.routes, size.interval, kanari, baseline, sandbox_share)
+        for name, module, extra in (
+            ("floor", "bench.floor", ["--wire", "h11"]),
+            ("durable_floor", "bench.floor", ["--wire", "h11", "--durable"]),
+            ("same_transport", "bench.floor", ["--wire", "httpx"]),
+            ("kanari", "bench.kanari", ["--memory"]),
+        ):
+            print(f"  cpu, N={plan.cpu_routes}: {name} ...", flush=True)
+            sandbox_cpu, began = pid_cpu_seconds(process.pid) or 0.0, time.perf_counter()
+            results[name] = run_child(module, [*common, *timing, *extra], directory / f"{name}.json", timeout)
+            results[name]["sandbox_cpu_share"] = ((pid_cpu_seconds(process.pid) or 0.0) - sandbox_cpu) / (
+                time.perf_counter() - began
+            )
+    return results
 
 
-def sweep(plan: Plan, work: Path) -> list[dict[str, Any]]:
-    """Kanari alone at rising rates on ``plan.sweep_routes`` routes until the lag p99 reaches 1 s."""
-    if not plan.sweep_rates:
-        return []
-    directory = work / f"sweep{plan.sweep_routes}"
+def measure_large(plan: Plan, work: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Kanari at 20 000 routes (scraped every 15 s), then the scale figures against the same sandbox."""
+    directory = work / "large"
     directory.mkdir(parents=True, exist_ok=True)
     registry = directory / "registry.csv"
-    write_registry(registry, plan.sweep_routes // 2)
+    write_registry(registry, max(1, plan.large_routes // 2))
     state_dir = directory / "sandbox"
-    points = []
-    with sandbox(registry, state_dir) as process:
-        for rate in plan.sweep_rates:
-            interval = plan.sweep_routes / rate
-            print(f"  sweep: {rate:g} canaries/s ...", flush=True)
-            common = _common(
-                state_dir, registry, directory, routes=plan.sweep_routes, interval=interval, plan=plan
-            )
-            sandbox_cpu = pid_cpu_seconds(process.pid) or 0.0
-            started = time.perf_counter()
-            result = run_child(
-                "bench.kanari", common, directory / f"kanari-{rate:g}.json", 300.0 + plan.window
-            )
-            sandbox_share = ((pid_cpu_seconds(process.pid) or 0.0) - sandbox_cpu) / (
-                time.perf_counter() - started
-            )
-            cpu_share = result["cpu"] / result["window"]
-            delivered = result["ledger"]["verdicts"].get("delivered", 0)
-            point = {
-                "planned_rate": rate,
-                "rate": result["started"] / result["window"],
-                "cpu_share": cpu_share,
-                "lag_p99": result["lag_p99"],
-                "delivered_share": delivered / max(1, result["started"]),
-                # Sends start on time even on a saturated core (they come first), so keeping up also
-                # means CPU to spare and canaries resolved as fast as they are started.
-                "kept_up": result["lag_p99"] < LAG_LIMIT
-                and not result["scheduler_errors"]
-                and cpu_share < SATURATED_CORE_SHARE
-                and delivered >= 0.95 * result["started"],
-                "sandbox_cpu_share": sandbox_share,
-            }
-            points.append(point)
-            if not point["kept_up"]:
-                break
-    return points
+    common = _common(state_dir, registry, directory, plan.large_routes, plan.large_interval)
+    timing = _window(plan.large_warmup, plan.large_window)
+    smoke = ["--smoke"] if plan.smoke else []
+    with sandbox(registry, state_dir):
+        print(f"  large, N={plan.large_routes}: kanari ...", flush=True)
+        timeout = _timeout(plan.large_warmup, plan.large_window)
+        kanari = run_child("bench.kanari", [*common, *timing], directory / "kanari.json", timeout)
+        print("  scale: ticks, read-back matching, restart, prune ...", flush=True)
+        scale = run_child(
+            "bench.scale",
+            ["--state-dir", str(state_dir), "--registry", str(registry), "--work", str(directory / "scale"),
+             "--cpu", str(MEASURED_CPU), *smoke],
+            directory / "scale.json",
+            SCALE_TIMEOUT,
+        )  # fmt: skip
+    return kanari, scale
+
+
+def measure_production(plan: Plan, work: Path) -> dict[str, Any]:
+    """The simulated week at production timing (fake clock, in process)."""
+    directory = work / "production"
+    directory.mkdir(parents=True, exist_ok=True)
+    print("  production timing: a simulated week ...", flush=True)
+    smoke = ["--smoke"] if plan.smoke else []
+    return run_child(
+        "bench.production",
+        ["--work", str(directory), "--cpu", str(MEASURED_CPU), *smoke],
+        directory / "production.json",
+        PRODUCTION_TIMEOUT,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,35 +261,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--smoke", action="store_true", help="N = 714 only, a few seconds (make test)")
-    parser.add_argument("--sizes", help="comma-separated N to run instead of 714,5000,20000")
+    parser.add_argument("--smoke", action="store_true", help="every part for a few seconds (make test)")
+    parser.add_argument("--only", help=f"comma-separated parts to run, of {', '.join(PARTS)} (default all)")
     parser.add_argument("--work", type=Path, default=WORK, help=f"state and logs (default {WORK})")
     parser.add_argument("--out", type=Path, default=RESULTS, help=f"JSON summary (default {RESULTS})")
     arguments = parser.parse_args(argv)
     plan = SMOKE if arguments.smoke else FULL
-    if arguments.sizes:
-        intervals = {size.routes: size.interval for size in FULL.sizes}
-        try:
-            chosen = [int(text) for text in arguments.sizes.split(",") if text.strip()]
-        except ValueError:
-            parser.error(f"--sizes: comma-separated whole numbers, not {arguments.sizes!r}")
-        if not chosen or any(n % 2 or not 2 <= n <= 2 * MAX_MUNICIPALITIES for n in chosen):
-            # Two routes (portal, altinn) per municipality, four-digit kommunenummer.
-            parser.error(f"--sizes: each N an even number of routes from 2 to {2 * MAX_MUNICIPALITIES}")
-        # A size not in the plan runs at the target rate of 66.7 canaries/s.
-        plan = dataclasses.replace(
-            plan, sizes=tuple(Size(n, intervals.get(n, n / (20_000 / 300))) for n in chosen)
-        )
+    parts = PARTS
+    if arguments.only is not None:
+        parts = tuple(part.strip() for part in arguments.only.split(",") if part.strip())
+        unknown = [part for part in parts if part not in PARTS]
+        if unknown or not parts:
+            parser.error(f"--only: parts of {', '.join(PARTS)}, not {arguments.only!r}")
     began = time.perf_counter()
     work: Path = arguments.work
     work.mkdir(parents=True, exist_ok=True)
-    print(f"kanari benchmark: sizes {', '.join(str(size.routes) for size in plan.sizes)}; state in {work}")
+    print(f"kanari benchmark ({'smoke' if plan.smoke else 'full'}): {', '.join(parts)}; state in {work}")
     # SIGTERM and SIGHUP unwind like Ctrl-C, so the blocks that stop the children run.
     signal.signal(signal.SIGTERM, _on_stop_signal)
     signal.signal(signal.SIGHUP, _on_stop_signal)
+    raw: dict[str, Any] = {}
     try:
-        sizes = [measure_size(size, plan, work) for size in plan.sizes]
-        points = sweep(plan, work)
+        if "cpu" in parts:
+            raw["cpu"] = measure_cpu(plan, work)
+        if "large" in parts or "scale" in parts:
+            raw["large"], raw["scale"] = measure_large(plan, work)
+        if "production" in parts:
+            raw["production"] = measure_production(plan, work)
     except BenchError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
@@ -315,15 +296,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchmark stopped ({name}); every child process stopped", file=sys.stderr)
         return 128 + signal.Signals[name].value
     elapsed = time.perf_counter() - began
+    figures = summarise(raw)
     print()
-    print(render_table(sizes, points))
+    print(render_table(figures, raw))
     print(f"\n{elapsed:.0f} s in all; figures in {arguments.out}")
     summary = {
+        **figures,
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
         "plan": dataclasses.asdict(plan),
         "elapsed_seconds": elapsed,
-        "sizes": [dataclasses.asdict(size) for size in sizes],
-        "sweep": points,
+        "raw": raw,
     }
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(summary, indent=2), encoding="utf-8")

@@ -4,12 +4,14 @@ The probe runs as in production (:class:`probe.service.ProbeService`: APSchedule
 disk with ``synchronous=FULL``, the HTTP surface) on N routes against the benchmark sandbox, pinned to
 one CPU. After a warm-up it measures a window: its own CPU (``time.process_time``), the canaries it
 started and resolved, every HTTP request by kind and per upstream (``Upstream.requests``), the ledger's
-writes, commits and CPU, the scheduler lag of every send, and the CPU spent building canary content.
-Then, with the scheduler stopped, it renders ``/metrics`` (in process and over HTTP), and finally holds N
-canaries in flight to measure memory. The figures go to ``--out`` as JSON.
+writes, commits and CPU, the CPU spent building canary content, and each send's lag: from its planned
+instant to the moment its request is handed to the transport (after the intent's fsync, the content
+build and any wait for a connection slot). Meanwhile a scraper thread gets ``/metrics`` over HTTP every
+15 s as Prometheus does (``Accept-Encoding: gzip``); its own CPU is taken out of Kanari's. Finally it
+holds N canaries in flight to measure memory. The figures go to ``--out`` as JSON.
 
 Instrumentation wraps a few callables of the running probe (a counter and two clock reads each); it
-adds well under 1 % to the CPU being measured, and the baseline carries the same request hook.
+adds well under 1 % to the CPU being measured, and the floors count their requests the same way.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextvars
 import dataclasses
 import gc
-import json
 import sqlite3
 import time
 import tracemalloc
@@ -30,12 +32,13 @@ from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from prometheus_client import generate_latest
 
 import probe.canary.cms
+import probe.channels.altinn
 import probe.channels.portal
-from bench.procstat import cpu_seconds, pin_to, rss_bytes
-from bench.workload import Timing, add_run_arguments, bench_routes, kind_of
+from bench.procstat import cpu_seconds, percentile, rss_bytes
+from bench.scraper import Scraper
+from bench.workload import Timing, add_run_arguments, bench_routes, kind_of, routes_digest, run_and_write
 from probe.canary.marker import MarkerSigner
 from probe.clock import SystemClock
 from probe.config.keyfiles import generate_signing_key
@@ -44,6 +47,7 @@ from probe.config.registry import Registry
 from probe.engine.factory import CanaryFactory
 from probe.hops import Hop
 from probe.lifecycle import record as lifecycle
+from probe.lifecycle.record import CanaryRecord
 from probe.runtime import Runtime, build_runtime
 from probe.sandbox.harness import demo_overrides, load_for_sandbox, tailor
 from probe.sandbox.manifest import Manifest, load_manifest
@@ -51,6 +55,8 @@ from probe.sandbox.settings import REPOSITORY
 from probe.service import ProbeService
 
 DEMO_CONFIG = REPOSITORY / "config" / "sandbox"
+# The canary whose send is under way in this task (set around the channel adapter's send).
+_SENDING: contextvars.ContextVar[str | None] = contextvars.ContextVar("sending", default=None)
 
 
 def bench_config(manifest: Manifest, work: Path, timing: Timing) -> KanariConfig:
@@ -110,23 +116,44 @@ class Instruments:
         self.lags: list[tuple[float, float]] = []
         self.requests: collections.Counter[str] = collections.Counter()
         self.meter = CpuMeter()
+        self._planned: dict[str, float] = {}
         metrics = runtime.metrics
+        sender = runtime.engine.sender
+        created: list[CanaryRecord] = []
+        factory_create = sender._factory.create
+
+        def create(route: Any, now: float) -> Any:
+            record, subject = factory_create(route, now)
+            created.append(record)
+            return record, subject
+
         started = metrics.send_started
 
         def send_started(*, late_by: float) -> None:
-            self.lags.append((time.time(), late_by))
+            record = created.pop()
+            self._planned[record.id] = record.created_at - late_by
             started(late_by=late_by)
 
-        setattr(metrics, "send_started", send_started)  # noqa: B010 - instance attribute over the method
+        # The canary's identity and signed marker are content too (the floors count them so).
+        setattr(sender._factory, "create", self.meter.wrap("content", create))  # noqa: B010
+        setattr(metrics, "send_started", send_started)  # noqa: B010
+        for adapter in sender._adapters.values():
+            setattr(adapter, "send", _marking(adapter.send))  # noqa: B010
         ledger = runtime.ledger
         setattr(ledger, "save", self.meter.wrap("ledger", ledger.save))  # noqa: B010
         for name in ("render_pdf", "build_asice", "portal_report"):
             original = getattr(probe.channels.portal, name)
             setattr(probe.channels.portal, name, self.meter.wrap("content", original))
         probe.canary.cms.encrypt = self.meter.wrap("content", probe.canary.cms.encrypt)
+        altinn = probe.channels.altinn
+        setattr(altinn, "altinn_correspondence", self.meter.wrap("content", altinn.altinn_correspondence))  # type: ignore[attr-defined]  # noqa: B010
 
         async def count(request: httpx.Request) -> None:
-            self.requests[kind_of(request.method, request.url.path)] += 1
+            kind = kind_of(request.method, request.url.path)
+            self.requests[kind] += 1
+            canary = _SENDING.get()
+            if kind == "send" and canary is not None and canary in self._planned:
+                self.lags.append((time.time(), time.time() - self._planned.pop(canary)))
 
         for client in runtime.clients:
             client.event_hooks["request"].append(count)
@@ -146,6 +173,16 @@ class Instruments:
         )
 
 
+def _marking(send: Callable[..., Any]) -> Callable[..., Any]:
+    """``send(route, subject)`` with the canary's id in :data:`_SENDING` while its requests are made."""
+
+    async def marked(route: Any, subject: Any) -> Any:
+        _SENDING.set(subject.canary_id)
+        return await send(route, subject)
+
+    return marked
+
+
 def _by_upstream(runtime: Runtime) -> dict[str, int]:
     totals: collections.Counter[str] = collections.Counter()
     for key, upstream in runtime.upstreams.items():
@@ -155,13 +192,6 @@ def _by_upstream(runtime: Runtime) -> dict[str, int]:
 
 def _delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
     return {key: after.get(key, 0) - before.get(key, 0) for key in sorted(set(after) | set(before))}
-
-
-def _percentile(values: list[float], share: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def verdicts(ledger: Path, since: float, until: float) -> dict[str, Any]:
@@ -197,34 +227,6 @@ def verdicts(ledger: Path, since: float, until: float) -> dict[str, Any]:
         "registered_final": registered_final[0],
         "registered_groups": registered_final[1],
         "cold_portal_municipalities": first_portal,
-    }
-
-
-async def scrape(runtime: Runtime, url: str, repeats: int = 5) -> dict[str, Any]:
-    """``/metrics``: the render time in process (median of ``repeats``) and the size over HTTP."""
-    times = []
-    body = b""
-    for _ in range(repeats):
-        started = time.perf_counter()
-        body = runtime.metrics.exposition()
-        times.append(time.perf_counter() - started)
-    async with httpx.AsyncClient() as client:
-        started = time.perf_counter()
-        response = await client.get(f"{url}/metrics")
-        http_seconds = time.perf_counter() - started
-    # The same-run baseline: prometheus_client's own exposition of the same registry (one run: at
-    # 20 000 routes it takes seconds).
-    started = time.perf_counter()
-    generate_latest(runtime.registry)
-    generate_latest_seconds = time.perf_counter() - started
-    return {
-        "generate_latest_seconds": generate_latest_seconds,
-        "render_seconds": sorted(times)[len(times) // 2],
-        "render_seconds_first": times[0],
-        "bytes": len(body),
-        "http_bytes": len(response.content),
-        "http_seconds": http_seconds,
-        "series": sum(1 for line in body.splitlines() if line and not line.startswith(b"#")),
     }
 
 
@@ -275,6 +277,8 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
         await asyncio.sleep(0.01)
     startup = time.perf_counter() - started
     rss_idle = rss_bytes()
+    scraper = Scraper(service.url)
+    scraper.start()
 
     await asyncio.sleep(arguments.warmup)
     window_start = time.time()
@@ -285,16 +289,19 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
 
     # Let the window's last canaries finish, then stop the schedule for the measurements below.
     await asyncio.sleep(arguments.drain)
+    await asyncio.to_thread(scraper.finish)
     service.scheduler.shutdown()
     await runtime.engine.settle()
     window_lags = [lag for at, lag in instruments.lags if window_start <= at < window_end]
     result: dict[str, Any] = {
         "routes": len(routes),
+        "routes_digest": routes_digest(routes),
         "interval": timing.interval,
         "poll_interval": timing.poll_interval,
         "window": after.wall - before.wall,
         "startup_seconds": startup,
-        "cpu": after.cpu - before.cpu,
+        # The scraper thread stands for Prometheus: its CPU is not Kanari's.
+        "cpu": after.cpu - before.cpu - scraper.cpu_between(window_start, window_end),
         "started": after.started - before.started,
         "requests": _delta(after.requests, before.requests),
         "upstreams": _delta(after.upstreams, before.upstreams),
@@ -302,11 +309,11 @@ async def run(arguments: argparse.Namespace) -> dict[str, Any]:
         "ledger_commits": after.commits - before.commits,
         "meter_cpu": _delta(after.meter_cpu, before.meter_cpu),
         "meter_wall": _delta(after.meter_wall, before.meter_wall),
-        "lag_p50": _percentile(window_lags, 0.50),
-        "lag_p99": _percentile(window_lags, 0.99),
+        "lag_p50": percentile(window_lags, 0.50),
+        "lag_p99": percentile(window_lags, 0.99),
         "lag_max": max(window_lags, default=0.0),
         "ledger": verdicts(ledger_path, window_start, window_end),
-        "scrape": await scrape(runtime, service.url),
+        "scrape": scraper.figures(),
         "rss_start": rss_start,
         "rss_idle": rss_idle,
         "rss_steady": rss_bytes(),
@@ -325,10 +332,7 @@ def main() -> None:
     add_run_arguments(parser)
     parser.add_argument("--drain", type=float, default=3.0)
     parser.add_argument("--memory", action="store_true")
-    arguments = parser.parse_args()
-    pin_to(arguments.cpu)
-    result = asyncio.run(run(arguments))
-    arguments.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    run_and_write(parser, run)
 
 
 if __name__ == "__main__":

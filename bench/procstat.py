@@ -42,3 +42,11 @@ def pin_to(cpu: int | None) -> None:
     """Run this process on one CPU only (``None``: leave it), so "one core" means one core."""
     if cpu is not None and hasattr(os, "sched_setaffinity") and cpu < (os.cpu_count() or 1):
         os.sched_setaffinity(0, {cpu})
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which ``share`` of ``values`` lie (nearest rank; 0 for none)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]

@@ -8,10 +8,16 @@ classify every request they make into the same kinds, so their counts line up co
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
+import hashlib
+import json
 import re
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
+from bench.procstat import pin_to
 from probe.config.loader import KanariConfig
 from probe.config.registry import Registry, packaged_registry
 from probe.config.routes import Route
@@ -114,6 +120,15 @@ def bench_routes(
     return tuple(routes)
 
 
+def routes_digest(routes: tuple[Route, ...]) -> str:
+    """A digest of the routes' keys and timing, for checking that every side ran the same routes."""
+    text = "\n".join(
+        f"{r.channel.value} {r.kommunenummer} {r.vendor} {r.final_hop.value} {r.interval:g} {r.deadline:g}"
+        for r in routes
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The options the floor and Kanari both take, so the orchestrator gives them the same run."""
     parser.add_argument("--state-dir", type=Path, required=True, help="the benchmark sandbox's state")
@@ -127,3 +142,14 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", type=float, default=30.0, help="seconds measured")
     parser.add_argument("--cpu", type=int, help="the CPU to pin the process to")
     parser.add_argument("--out", type=Path, required=True, help="where the JSON figures go")
+
+
+def run_and_write(
+    parser: argparse.ArgumentParser,
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+) -> None:
+    """A measured process's entry: parse the options, pin to the CPU asked for, run, write the figures."""
+    arguments = parser.parse_args()
+    pin_to(arguments.cpu)
+    result = asyncio.run(run(arguments))
+    arguments.out.write_text(json.dumps(result, indent=2), encoding="utf-8")

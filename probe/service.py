@@ -42,7 +42,10 @@ class ProbeService:
         basic_auth = None
         if settings.metrics.basic_auth_username and settings.metrics.basic_auth_password:
             basic_auth = (settings.metrics.basic_auth_username, settings.metrics.basic_auth_password.value())
-        self._app = create_app(runtime.metrics.served, self.readiness, runtime.jwks, basic_auth)
+        self._started = False
+        self._app = create_app(
+            runtime.metrics.served, self.readiness, runtime.jwks, basic_auth, started=lambda: self._started
+        )
         self.server = HttpServer(listen or settings.listen)
 
     def readiness(self) -> dict[str, bool]:
@@ -63,10 +66,13 @@ class ProbeService:
         """Start everything, run until ``stop`` is set, then shut down cleanly
         within a bound (the HTTP surface at most 5 s, network work at most ``SHUTDOWN_GRACE``)."""
         engine = self.runtime.engine
-        # The HTTP surface first: /healthz answers while the engine resumes from the ledger, and
-        # /readyz says not ready until the scheduler runs.
+        # The HTTP surface first: /healthz answers while the engine resumes from the ledger (seconds at
+        # 20 000 routes: every route's series, every open canary), /readyz says not ready until the
+        # scheduler runs and /metrics waits for the restored counters. The resume runs on a worker
+        # thread so the event loop keeps serving; nothing else touches the engine until it is done.
         await self.server.start(self._app)
-        engine.start()
+        await asyncio.to_thread(engine.start)
+        self._started = True
         self.scheduler.every("send", self._send_tick, engine.send_tick)
         self.scheduler.every("poll", self._tick, engine.poll_tick)
         self.scheduler.every("maintenance", MAINTENANCE_SECONDS, self._maintain)

@@ -3,7 +3,9 @@
 One ``?since=`` call per (vendor, municipality) and read-back period covers every canary of that
 municipality that is ready for it (its hop before ``registered`` is reached, or an unconfirmed send,
 which only read-back can see); the call is brought forward when a canary's deadline falls before the
-next period, so a verdict never waits for read-back.
+next period, so a verdict never waits for read-back. A group whose calls fail (the vendor's API down) is
+asked after a doubling pause, still at every canary's deadline: a day-long outage costs a few calls an
+hour, not one a period.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from probe.lifecycle.verdict import needed_hops
 
 # Clock skew between Kanari and a vendor must not hide a registration: ask for a little more.
 SINCE_MARGIN = 120.0
+
+# A failing group waits one period, then two, four, ... at most an hour between calls (deadlines aside).
+MAX_FAILING_PAUSE = 3600.0
 
 Group = tuple[str, str]
 """(vendor, kommunenummer): what one read-back call covers."""
@@ -42,6 +47,7 @@ class ReadbackBatches:
         self._due = DueQueue[Group]()
         self._busy: set[Group] = set()
         self._watched_looks: dict[Group, int] = {}
+        self._failures: dict[Group, int] = {}
 
     def wants(self, record: CanaryRecord) -> bool:
         """Whether read-back should look for ``record`` now."""
@@ -67,6 +73,8 @@ class ReadbackBatches:
                 if members is None:
                     members = self._members[group] = {}
                     self._due.schedule(group, now)  # a group that was idle is asked at once
+                else:
+                    self._bring_forward(group, record.deadline_at if record.verdict is None else None, now)
                 members[record.id] = record
             elif members is not None:
                 members.pop(record.id, None)
@@ -76,6 +84,7 @@ class ReadbackBatches:
             if not members:
                 self._members.pop(group, None)
                 self._watched_looks.pop(group, None)
+                self._failures.pop(group, None)
                 continue
             if group in self._busy:
                 self._due.schedule(group, now)  # asked again at the next tick
@@ -99,7 +108,16 @@ class ReadbackBatches:
             return now + self._watch.pace(self._interval, looks)
         self._watched_looks.pop(group, None)
         upcoming = [record.deadline_at for record in waiting if record.deadline_at > now]
-        return min([now + self._interval, *upcoming])
+        failures = self._failures.get(group, 0)
+        pause = min(self._interval * (1 << min(failures, 32)), max(self._interval, MAX_FAILING_PAUSE))
+        return min([now + pause, *upcoming])
+
+    def _bring_forward(self, group: Group, at: float | None, now: float) -> None:
+        """Ask ``group`` by ``at`` if it is due later (a joining canary's deadline during a failing
+        group's pause; the usual period once it answers again)."""
+        due = self._due.when(group)
+        if at is not None and due is not None and at < due:
+            self._due.schedule(group, max(now, at))
 
     def _start(self, group: Group, members: list[CanaryRecord], now: float) -> None:
         client = self._clients[group[0]]
@@ -110,7 +128,10 @@ class ReadbackBatches:
             try:
                 registrations = await client.since(group[1], since)
             except UpstreamError as error:
+                self._failures[group] = self._failures.get(group, 0) + 1
                 return CheckFailed(members[0].channel, "readback", error)
+            if self._failures.pop(group, None):
+                self._bring_forward(group, now + self._interval, now)  # answering again: the usual pace
             return RegistrationsSeen(group[0], group[1], tuple(members), tuple(registrations), now)
 
         self._tasks.start(ask, done=lambda: self._busy.discard(group))

@@ -23,6 +23,9 @@ MAX_WATCH_INTERVAL = 3600.0
 # All watch looks of a channel together may use half the channel's send rate: during an outage the
 # watched canaries pile up, but the load they add to the upstream does not grow with the outage's length.
 WATCH_SHARE = 0.5
+# The bucket holds a minute's looks, and at least one: a channel of few routes still gets its looks, at
+# its share of the send rate, without a floor that would let the watch outgrow the sends.
+BUCKET_SECONDS = 60.0
 WATCHED = (Verdict.LOST, Verdict.UNKNOWN)
 
 
@@ -33,8 +36,7 @@ class Watch:
         """``budget``: watch looks per second each channel may use (none: unbounded)."""
         self._late_window = late_window
         self._rate = dict(budget or {})
-        # A token bucket per channel holding at most a minute's looks.
-        self._tokens = {channel: rate * 60.0 for channel, rate in self._rate.items()}
+        self._tokens = {channel: _capacity(rate) for channel, rate in self._rate.items()}
         self._filled: dict[Channel, float] = {}
 
     @staticmethod
@@ -72,7 +74,7 @@ class Watch:
 
     def _refill(self, channel: Channel, rate: float, now: float) -> None:
         last = self._filled.get(channel, now)
-        self._tokens[channel] = min(rate * 60.0, self._tokens[channel] + (now - last) * rate)
+        self._tokens[channel] = min(_capacity(rate), self._tokens[channel] + (now - last) * rate)
         self._filled[channel] = now
 
     def over(self, record: CanaryRecord, now: float) -> bool:
@@ -92,4 +94,9 @@ def watch_budget(routes: Iterable[Route]) -> dict[Channel, float]:
     rates: dict[Channel, float] = {}
     for route in routes:
         rates[route.channel] = rates.get(route.channel, 0.0) + 1.0 / route.interval
-    return {channel: max(rate * WATCH_SHARE, 1.0 / 60.0) for channel, rate in rates.items()}
+    return {channel: rate * WATCH_SHARE for channel, rate in rates.items()}
+
+
+def _capacity(rate: float) -> float:
+    """The most looks a channel's bucket holds."""
+    return max(1.0, rate * BUCKET_SECONDS)

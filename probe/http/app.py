@@ -56,10 +56,12 @@ def create_app(
     ready: Callable[[], Mapping[str, bool]],
     jwks: Mapping[str, Any],
     basic_auth: tuple[str, str] | None = None,
+    started: Callable[[], bool] | None = None,
 ) -> Starlette:
     """The probe's ASGI app. ``exposition`` is what ``/metrics`` serves (an :class:`Exposition`, whose
     gzip is cached, or a function rendering the text); ``ready`` returns named readiness conditions, all
-    of which must hold."""
+    of which must hold. While ``started`` says no (the engine resuming from the ledger), ``/metrics``
+    answers 503: half-restored counters would read to Prometheus as resets."""
     source: Exposition = _Rendered(exposition) if callable(exposition) else exposition
 
     async def metrics(request: Request) -> Response:
@@ -69,6 +71,8 @@ def create_app(
                 status_code=401,
                 headers={"WWW-Authenticate": 'Basic realm="kanari"'},
             )
+        if started is not None and not started():
+            return PlainTextResponse("starting: resuming from the ledger\n", status_code=503)
         # The body depends on Accept-Encoding, so a cache between scraper and probe must key on it.
         headers = {"Vary": "Accept-Encoding"}
         # prometheus_client's own test of the header, as its exposition servers use it (it ignores

@@ -13,8 +13,9 @@ faults evaluated at the instant each step was due:
    municipality polls on its own deterministic schedule (:func:`probe.sandbox.delays.inbox_schedule`).
    Under ``municipality.never_fetches`` the polls find nothing; under
    ``municipality.no_confidential_role`` they find ordinary mail but not confidential mail (nobody
-   holds the access package that shows it: the police failure). Fetching resumes at the first poll
-   after the fault is cleared.
+   holds the access package that shows it: the police failure); where the municipality's fagsystem
+   imports its Altinn mail, nothing is fetched under ``vendor.down`` (the import is what polls).
+   Fetching resumes at the first poll after the fault is cleared.
 4. A person reads it after the read delay (``Read``); municipalities importing Altinn mail also register
    it in their vendor's fagsystem after the import delay (subject to the vendor faults).
 
@@ -336,10 +337,14 @@ class CorrespondenceService:
     def fetch_blockers(correspondence: Correspondence) -> tuple[FaultName, ...]:
         """The faults that keep the municipality from seeing ``correspondence``: any mail under
         ``municipality.never_fetches``, confidential mail also under
-        ``municipality.no_confidential_role``."""
+        ``municipality.no_confidential_role``, and where the fagsystem's import is what fetches, any mail
+        under ``vendor.down``."""
+        blockers = [FaultName.MUNICIPALITY_NEVER_FETCHES]
         if correspondence.confidential:
-            return (FaultName.MUNICIPALITY_NEVER_FETCHES, FaultName.MUNICIPALITY_NO_CONFIDENTIAL_ROLE)
-        return (FaultName.MUNICIPALITY_NEVER_FETCHES,)
+            blockers.append(FaultName.MUNICIPALITY_NO_CONFIDENTIAL_ROLE)
+        if correspondence.assignment.imports_altinn:
+            blockers.append(FaultName.VENDOR_DOWN)
+        return tuple(blockers)
 
     def _fetch(self, correspondence: Correspondence, at: float) -> None:
         """The municipality's inbox poll at ``at`` opens the correspondence (as Arbeidsflate or a

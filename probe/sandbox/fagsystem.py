@@ -134,9 +134,18 @@ class VendorStore:
         return True
 
     def prune(self, before: float) -> None:
-        """Forget what was registered before ``before`` (the world's retention)."""
+        """Forget what was registered before ``before`` (the world's retention), and the removals of
+        canaries no longer held."""
         for kommunenummer, reports in self._reports.items():
-            self._reports[kommunenummer] = [report for report in reports if report.registered_at >= before]
+            kept = [report for report in reports if report.registered_at >= before]
+            self._reports[kommunenummer] = kept
+            removed = self._removed.get(kommunenummer)
+            if removed:
+                self._removed[kommunenummer] = removed & {r.canary.canary_id for r in kept if r.canary}
+
+    def removed(self, kommunenummer: str) -> frozenset[str]:
+        """The canary ids removed from view for the municipality and still held (for tests)."""
+        return frozenset(self._removed.get(kommunenummer, ()))
 
     def reports(self, kommunenummer: str) -> list[StoredReport]:
         """Everything stored for the municipality, canary or not (for tests and inspection)."""

@@ -8,11 +8,23 @@ outcome the same whether the world is observed every second or once an hour.
 Two kinds of faults:
 
 * **Step faults** are evaluated at the instant a step of the world is due (``portal.stall``,
-  ``portal.handover_lost``, ``vendor.*`` except ``readback_down``, ``altinn.publish_failed``,
-  ``municipality.never_fetches``, ``municipality.no_confidential_role``).
+  ``portal.handover_lost``, ``vendor.*`` except ``readback_down`` and ``delete_refused``,
+  ``altinn.publish_failed``, ``municipality.never_fetches``, ``municipality.no_confidential_role``).
 * **Request faults** are evaluated when an API call arrives (``portal.submit_error``,
-  ``altinn.submit_error``, ``vendor.readback_down``, ``ratelimit``, ``malformed``); :class:`FaultGate`
-  applies the two that every municipality-scoped API shares.
+  ``altinn.submit_error``, ``vendor.readback_down``, ``vendor.delete_refused``, ``ratelimit``,
+  ``malformed``); :class:`FaultGate` applies the two that every municipality-scoped API shares.
+
+``vendor.down`` is both: the vendor's whole system is unavailable for the municipality. Fiks IO keeps
+what KS hands over in the fagsystem's queue (the report stays ``SENDT_FAGSYSTEM``, no receipt) and
+delivers it when the fagsystem is back, the instant the fault is cleared; the sandbox models no Fiks IO
+message lifetime, so nothing queued expires however long the outage. A municipality whose fagsystem
+imports its Altinn mail fetches nothing while it lasts (the import is what fetches) and catches up at
+its first inbox poll afterwards; a municipality reading Altinn mail in Altinn's own inbox is not
+affected. The read-back API answers 503 to every call while it lasts.
+
+``vendor.delete_refused`` is a vendor whose read-back API lists canaries but refuses to remove them:
+``DELETE`` answers 403 and the canary stays listed (a vendor that never implemented removal, or denies
+Kanari the permission).
 
 ``municipality.no_confidential_role`` is both: the municipality's own inbox poll skips confidential mail
 from the instant the fetch was due, and the municipality's recipient API calls on confidential mail are
@@ -59,6 +71,11 @@ class FaultName(enum.StrEnum):
     VENDOR_READBACK_DOWN = "vendor.readback_down"
     # The fagsystem registers the same report twice.
     VENDOR_DUPLICATE = "vendor.duplicate"
+    # The vendor's system is down: it takes nothing from Fiks IO (reports stay SENDT_FAGSYSTEM, queued,
+    # and are processed when cleared), its Altinn import fetches nothing, its read-back API answers 503.
+    VENDOR_DOWN = "vendor.down"
+    # The vendor's read-back API answers 403 to DELETE: the canary stays listed (cleanup never succeeds).
+    VENDOR_DELETE_REFUSED = "vendor.delete_refused"
     # Altinn answers 503 to POST correspondence.
     ALTINN_SUBMIT_ERROR = "altinn.submit_error"
     # The correspondence ends as Failed instead of Published.

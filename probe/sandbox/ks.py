@@ -7,7 +7,9 @@ the report to the clock's ``now``, evaluating faults at the instant each step wa
 2. ``SENDT_FAGSYSTEM`` after the KS delay; postponed while ``portal.stall`` applies (it resumes at the
    instant the fault is cleared).
 3. Fiks IO delivers it to the vendor's fagsystem after the hand-over delay; under ``portal.handover_lost``
-   at that instant it is never delivered (the status stays ``SENDT_FAGSYSTEM`` for good).
+   at that instant it is never delivered (the status stays ``SENDT_FAGSYSTEM`` for good). While
+   ``vendor.down`` applies the message waits in Fiks IO (still ``SENDT_FAGSYSTEM``) and is delivered at
+   the instant the fault is cleared; it does not expire.
 4. The fagsystem processes it (:mod:`probe.sandbox.fagsystem`), refusing among other things a report
    version its office does not support, and its receipt reaches KS after the receipt delay:
    ``mottatt`` → ``LEVERT``; ``feilet`` → ``AVVIST_FAGSYSTEM`` and, after the print delay,
@@ -194,38 +196,18 @@ class KsService:
 
     def _step(self, report: Report, now: float) -> bool:
         """Take the report's next step (due by ``now``); ``False`` if it is blocked for now."""
-        kommunenummer = report.kommunenummer
         if report.step is Step.FORWARD:
-            free = self._faults.free_from(FaultName.PORTAL_STALL, kommunenummer, report.due)
-            if free is None:
-                return False  # stalled by a fault still active: look again next time
-            if free > report.due:
-                report.due = free
-                return True
+            waited = self._held(report, FaultName.PORTAL_STALL)  # KS's own queue stalls
+            if waited is not None:
+                return waited
             self._record(report, report.due, Tilstand.SENDT_FAGSYSTEM)
             report.step, report.due = Step.HANDOVER, report.due + report.handover_delay
         elif report.step is Step.HANDOVER:
-            arrived = report.due
-            if self._faults.active_at(FaultName.PORTAL_HANDOVER_LOST, kommunenummer, arrived):
-                report.step, report.asice = Step.NONE, None  # lost in Fiks IO: never delivered
-                return True
-            receipt = self._fagsystems.receive_report(
-                report.vendor_id,
-                kommunenummer=kommunenummer,
-                bydelsnummer=report.bydelsnummer,
-                version=report.version,
-                stottet_versjon=report.stottet_versjon,
-                encrypted_asice=report.asice or b"",
-                report_id=report.id,
-                arrived_at=arrived,
-                behaviour=VendorBehaviour.at(self._faults, kommunenummer, arrived),
-            )
-            report.asice = None
-            report.due = receipt.sent_at + report.receipt_delay
-            if receipt.ok:
-                report.step = Step.RECEIPT
-            else:
-                report.step, report.feilmelding = Step.REJECTION, receipt.message
+            # Fiks IO holds the message while the fagsystem is down and delivers it once it is back.
+            waited = self._held(report, FaultName.VENDOR_DOWN)
+            if waited is not None:
+                return waited
+            self._hand_over(report)
         elif report.step is Step.RECEIPT:
             self._record(report, report.due, Tilstand.LEVERT)
             report.step = Step.NONE
@@ -239,6 +221,42 @@ class KsService:
             report.history.append(StatusEntry(report.due, Tilstand.LEVERT, POSTED_DESCRIPTION))
             report.step = Step.NONE
         return True
+
+    def _held(self, report: Report, fault: FaultName) -> bool | None:
+        """Whether ``fault`` holds the step due at ``report.due``: ``False`` while an activation that has
+        not been cleared holds it (look again next time), ``True`` once the step has been moved to the
+        instant the fault let go, ``None`` if the fault does not hold it."""
+        free = self._faults.free_from(fault, report.kommunenummer, report.due)
+        if free is None:
+            return False
+        if free > report.due:
+            report.due = free
+            return True
+        return None
+
+    def _hand_over(self, report: Report) -> None:
+        """Fiks IO delivers the report to the fagsystem at ``report.due`` (or loses it)."""
+        kommunenummer, arrived = report.kommunenummer, report.due
+        if self._faults.active_at(FaultName.PORTAL_HANDOVER_LOST, kommunenummer, arrived):
+            report.step, report.asice = Step.NONE, None  # lost in Fiks IO: never delivered
+            return
+        receipt = self._fagsystems.receive_report(
+            report.vendor_id,
+            kommunenummer=kommunenummer,
+            bydelsnummer=report.bydelsnummer,
+            version=report.version,
+            stottet_versjon=report.stottet_versjon,
+            encrypted_asice=report.asice or b"",
+            report_id=report.id,
+            arrived_at=arrived,
+            behaviour=VendorBehaviour.at(self._faults, kommunenummer, arrived),
+        )
+        report.asice = None
+        report.due = receipt.sent_at + report.receipt_delay
+        if receipt.ok:
+            report.step = Step.RECEIPT
+        else:
+            report.step, report.feilmelding = Step.REJECTION, receipt.message
 
     @staticmethod
     def _record(report: Report, at: float, tilstand: Tilstand, detail: str = "") -> None:

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 PREFIX = "/vendors"
 BEARER_CHALLENGE = 'Bearer realm="kanari-readback"'
+# The faults under which every read-back call answers 503: the API alone, or the vendor's whole system.
+READBACK_DOWN = (FaultName.VENDOR_READBACK_DOWN, FaultName.VENDOR_DOWN)
 
 
 class ReadbackApi:
@@ -53,7 +55,8 @@ class ReadbackApi:
 
     def _target(self, request: Request) -> tuple[VendorStore, str] | Response:
         """The vendor's store and the municipality of the path (advanced to now), or an error answer:
-        unknown vendor, authentication, municipality not served, rate limit, read-back down."""
+        unknown vendor, authentication, municipality not served, rate limit, read-back (or the whole
+        vendor) down."""
         world = self.world
         vendor_id, kommunenummer = request.path_params["vendor"], request.path_params["kommunenummer"]
         vendor = world.vendors.get(vendor_id)
@@ -68,7 +71,7 @@ class ReadbackApi:
         limited = world.gate.rate_limited([kommunenummer])
         if limited is not None:
             return limited
-        if world.faults.active_now(FaultName.VENDOR_READBACK_DOWN, [kommunenummer]):
+        if any(world.faults.active_now(name, [kommunenummer]) for name in READBACK_DOWN):
             return problem(503, "read-back is temporarily unavailable")
         world.advance_municipality(kommunenummer)
         return world.fagsystems.stores[vendor.id], kommunenummer
@@ -106,12 +109,15 @@ class ReadbackApi:
         return self.world.gate.finish([kommunenummer], JSONResponse(report.public()))
 
     async def delete(self, request: Request) -> Response:
-        """``DELETE municipalities/{kommunenummer}/canaries/{canaryId}``: remove from view, 204."""
+        """``DELETE municipalities/{kommunenummer}/canaries/{canaryId}``: remove from view, 204 (403 under
+        ``vendor.delete_refused``: the canary stays listed)."""
         target = self._target(request)
         if not isinstance(target, tuple):
             return target
         store, kommunenummer = target
         canary_id = request.path_params["canary_id"]
+        if self.world.faults.active_now(FaultName.VENDOR_DELETE_REFUSED, [kommunenummer]):
+            return problem(403, f"removing canaries is not permitted for municipality {kommunenummer}")
         if not store.remove(kommunenummer, canary_id, self.world.clock.now()):
             return problem(404, f"canary {canary_id} is not registered for municipality {kommunenummer}")
         return Response(status_code=204)

@@ -1,4 +1,4 @@
-"""``python -m bench``'s own failure paths: a bad ``--sizes`` is a usage error naming the value, and
+"""``python -m bench``'s own failure paths: a bad ``--only`` is a usage error naming the value, and
 a stop signal (even SIGKILL) leaves none of the processes it started running.
 """
 
@@ -17,24 +17,14 @@ from tests.conftest import ROOT
 from tests.waiting import wait_for
 
 
-@pytest.mark.parametrize(
-    ("sizes", "message"),
-    [
-        ("abc", "--sizes: comma-separated whole numbers, not 'abc'"),
-        ("714,x", "--sizes: comma-separated whole numbers, not '714,x'"),
-        ("715", "--sizes: each N an even number of routes from 2 to 20000"),
-        ("0", "--sizes: each N an even number of routes from 2 to 20000"),
-        ("20002", "--sizes: each N an even number of routes from 2 to 20000"),
-        (",", "--sizes: each N an even number of routes from 2 to 20000"),
-    ],
-)
-def test_bad_sizes_are_a_usage_error_naming_the_value(
-    sizes: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("only", ["abc", "cpu,x", ",", "CPU"])
+def test_unknown_parts_are_a_usage_error_naming_the_value(
+    only: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as stopped:
-        main(["--sizes", sizes, "--work", str(tmp_path)])
+        main(["--only", only, "--work", str(tmp_path)])
     assert stopped.value.code == 2
-    assert message in capsys.readouterr().err
+    assert f"--only: parts of cpu, large, scale, production, not {only!r}" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing started
 
 

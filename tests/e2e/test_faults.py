@@ -27,6 +27,8 @@ EXPECTED: dict[str, dict[Channel, tuple[Verdict, Hop | None, Owner | None]]] = {
     "vendor.reject": {P: (Verdict.FAILED, Hop.RECEIPTED, Owner.VENDOR)},
     "vendor.slow": {P: (Verdict.LOST, Hop.RECEIPTED, Owner.VENDOR)},
     "vendor.readback_down": {P: (Verdict.UNKNOWN, None, None)},
+    # Bergen reads its Altinn mail in Altinn's inbox, so only the portal stops (KS's status still answers).
+    "vendor.down": {P: (Verdict.LOST, Hop.RECEIPTED, Owner.VENDOR)},
     "altinn.submit_error": {A: (Verdict.FAILED, Hop.ACCEPTED, Owner.DIGDIR)},
     "altinn.publish_failed": {A: (Verdict.FAILED, Hop.PUBLISHED, Owner.DIGDIR)},
     "municipality.never_fetches": {A: (Verdict.LOST, Hop.FETCHED, Owner.MUNICIPALITY)},
@@ -90,3 +92,16 @@ async def test_slow_vendor_turns_up_late_after_being_reported_lost(tmp_path: Pat
         assert probe.value("kanari_canaries_resolved_total", verdict="lost", **labels) >= 1
         assert probe.value("kanari_late_arrivals_total", **labels) >= 1
         assert probe.value("kanari_canaries_resolved_total", verdict="delivered", **labels) >= 1
+
+
+async def test_a_vendor_refusing_removal_is_given_up_on_and_counted(tmp_path: Path) -> None:
+    async with harness(tmp_path, TARGET) as probe:
+        await probe.fault("vendor.delete_refused", TARGET)
+        await probe.run_for(300)
+        labels = {"channel": "portal", "municipality": TARGET, "vendor": "nordlys"}
+        assert probe.value("kanari_cleanup_failures_total", **labels) >= 1
+        assert probe.value("kanari_canaries_resolved_total", verdict="delivered", **labels) >= 1
+        assert probe.value("kanari_canaries_resolved_total", verdict="lost", **labels) == 0
+        given_up = [r for r in probe.records(Channel.PORTAL, TARGET) if r.cleanup_failed_at is not None]
+        assert given_up
+        assert all(r.cleaned_at is None for r in given_up)

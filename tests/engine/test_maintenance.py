@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.history import DAY, History, build
 from probe.clock import FakeClock
 from probe.engine.maintenance import BATCH_BUDGET, Maintenance
 from probe.errors import LedgerError, LedgerUnusableError
@@ -21,7 +22,6 @@ from probe.ledger.sqlite import Ledger
 from probe.lifecycle.record import State
 from tests.engine.kit import record
 from tests.ledger.reference import answers
-from tests.ledger.synthetic import DAY, History, build
 from tests.ledger_view import all_records
 
 pytestmark = pytest.mark.anyio

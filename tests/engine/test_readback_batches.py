@@ -145,3 +145,62 @@ async def test_a_group_under_way_or_a_busy_canary_is_not_asked_again(
     assert readback.start_due([canary], START + 500) == 1
     await tasks.settle()
     assert len(api.requests) == 2
+
+
+async def test_a_failing_group_is_asked_after_doubling_pauses_and_at_once_again_when_it_answers(
+    api: FakeReadback, batches: tuple[ReadbackBatches, Tasks]
+) -> None:
+    readback, tasks = batches
+    canary = record(hops=RECEIPTED)
+    canary.deadline_at = START + 100_000  # no deadline in the way
+    api.status = 503
+    asked = []
+    changed = [canary]
+    for now in range(int(START) + 40, int(START) + 1_200, 10):
+        if now >= START + 900:
+            api.status = 200  # the vendor's API is back
+        if readback.start_due(changed, float(now)):
+            asked.append(now - START)
+        changed = []
+        await tasks.settle()
+        tasks.take()
+    # One period, then two, four, eight; the first answer after the outage brings back the period.
+    assert asked == [40, 100, 220, 460, 940, 1000, 1060, 1120, 1180]
+
+
+async def test_a_failing_group_is_still_asked_at_its_canaries_deadline(
+    api: FakeReadback, batches: tuple[ReadbackBatches, Tasks]
+) -> None:
+    readback, tasks = batches
+    canary = record(hops=RECEIPTED)
+    canary.deadline_at = START + 300
+    api.status = 503
+    asked = []
+    changed = [canary]
+    for now in range(int(START) + 40, int(START) + 400, 10):
+        if readback.start_due(changed, float(now)):
+            asked.append(now - START)
+        changed = []
+        await tasks.settle()
+        tasks.take()
+    assert asked == [40, 100, 220, 300]
+
+
+async def test_a_canary_joining_a_failing_group_is_asked_by_its_deadline(
+    api: FakeReadback, batches: tuple[ReadbackBatches, Tasks]
+) -> None:
+    readback, tasks = batches
+    first = record(hops=RECEIPTED, number=1)
+    first.deadline_at = START + 100_000
+    api.status = 503
+    asked = []
+    for now in range(int(START) + 40, int(START) + 600, 10):
+        joining = []
+        if now == START + 300:
+            joining = [record(hops=RECEIPTED, number=2, created_at=START + 290)]
+            joining[0].deadline_at = START + 400  # the group's pause would end at 460
+        if readback.start_due([first] if now == START + 40 else joining, float(now)):
+            asked.append(now - START)
+        await tasks.settle()
+        tasks.take()
+    assert asked == [40, 100, 220, 400]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from probe.engine.watch import MIN_WATCH_INTERVAL, WATCH_FACTOR, Watch
-from probe.hops import Hop, Verdict
+import dataclasses
+
+import pytest
+
+from probe.engine.watch import MIN_WATCH_INTERVAL, WATCH_FACTOR, Watch, watch_budget
+from probe.hops import Channel, Hop, Verdict
 from probe.lifecycle.record import CanaryRecord, State
-from tests.engine.kit import START, record
+from tests.engine.kit import START, record, route
 
 WINDOW = 3600.0
 
@@ -43,3 +47,13 @@ def test_the_watch_is_over_when_its_window_has_passed_or_there_is_nothing_to_wat
     assert watch.over(judged(Verdict.DELIVERED), START + 301)
     arrived = judged(Verdict.UNKNOWN, forwarded=START + 2, receipted=START + 3, registered=START + 400)
     assert watch.over(arrived, START + 401)
+
+
+def test_a_channel_of_few_routes_gets_half_its_send_rate_in_watch_looks_and_no_more() -> None:
+    # Ten routes every 15 minutes: 40 sends an hour, so 20 watch looks an hour, however long an outage.
+    routes = [dataclasses.replace(route(kommunenummer=f"{n:04d}"), interval=900.0) for n in range(1, 11)]
+    budget = watch_budget(routes)
+    assert budget[Channel.PORTAL] == pytest.approx(10 / 900 * 0.5)
+    watch = Watch(late_window=86400.0, budget=budget)
+    looks = sum(watch.may_look(Channel.PORTAL, float(second)) for second in range(0, 86400, 10))
+    assert looks == pytest.approx(24 * 20, abs=2)  # the bucket starts with one look

@@ -53,12 +53,14 @@ def client(
     ready: Callable[[], Mapping[str, bool]] | None = None,
     basic_auth: tuple[str, str] | None = None,
     exposition: Exposition | Callable[[], bytes] | None = None,
+    started: Callable[[], bool] | None = None,
 ) -> httpx.AsyncClient:
     app = create_app(
         exposition or rendered(),
         ready or (lambda: {"scheduler": True, "ledger": True}),
         JWKS,
         basic_auth,
+        started=started,
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://probe")
 
@@ -98,6 +100,18 @@ async def test_health_readiness_keys_and_metrics() -> None:
         metrics = await http.get("/metrics")
         assert "kanari_example_total 1.0" in metrics.text
         assert metrics.headers["content-type"].startswith("text/plain")
+
+
+async def test_while_the_engine_resumes_metrics_wait_and_health_answers() -> None:
+    started = [False]
+    async with client(ready=lambda: {"scheduler": False}, started=lambda: started[0]) as http:
+        assert (await http.get("/healthz")).status_code == 200
+        assert (await http.get("/readyz")).status_code == 503
+        waiting = await http.get("/metrics", headers={"Accept-Encoding": "gzip"})
+        assert waiting.status_code == 503
+        assert "starting" in waiting.text
+        started[0] = True
+        assert "kanari_example_total 1.0" in (await http.get("/metrics")).text
 
 
 async def test_not_ready_names_the_failing_condition() -> None:

@@ -40,27 +40,6 @@ INSERT INTO canaries (id, channel, municipality, vendor, final_hop, created_at, 
     verdict) VALUES ('old', 'portal', '4601', 'fjordsys', 'registered', 10, 910, 'closed', 'KANARI1.a.b',
     'delivered');
 """
-# The tables and indexes as schema version 3 wrote them (before ``route_latest`` and the index of closed
-# canaries by creation time), without a version row: the synthetic history writes one.
-SCHEMA_3 = """
-CREATE TABLE canaries (
-    id TEXT PRIMARY KEY, channel TEXT NOT NULL, municipality TEXT NOT NULL, vendor TEXT NOT NULL, bydel TEXT,
-    final_hop TEXT NOT NULL, created_at REAL NOT NULL, deadline_at REAL NOT NULL, state TEXT NOT NULL,
-    upstream_id TEXT, unconfirmed INTEGER NOT NULL DEFAULT 0, marker TEXT NOT NULL, hop_accepted REAL,
-    hop_forwarded REAL, hop_receipted REAL, hop_published REAL, hop_fetched REAL, hop_read REAL,
-    hop_registered REAL, last_status TEXT, status_ok_at REAL, readback_ok_at REAL, verdict TEXT,
-    verdict_at REAL, blamed_hop TEXT, blamed_owner TEXT, failure_reason TEXT, late_at REAL,
-    duplicate INTEGER NOT NULL DEFAULT 0, cleaned_at REAL, api_version TEXT, diagnostics TEXT
-);
-CREATE INDEX canaries_open ON canaries (state) WHERE state != 'closed';
-CREATE INDEX canaries_route ON canaries (channel, municipality, created_at);
-CREATE TABLE counters (
-    metric TEXT NOT NULL, channel TEXT NOT NULL, municipality TEXT NOT NULL, vendor TEXT NOT NULL,
-    label_a TEXT NOT NULL DEFAULT '', label_b TEXT NOT NULL DEFAULT '', value INTEGER NOT NULL,
-    PRIMARY KEY (metric, channel, municipality, vendor, label_a, label_b)
-);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
 # Not a database at all: what a mistyped path or a damaged disk leaves.
 RANDOM_BYTES = bytes(range(256)) * 64
 TEXT_FILE = b"instance: kanari\nledger: var/kanari.sqlite3\n"

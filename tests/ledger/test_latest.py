@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.history import END, build
 from probe.errors import LedgerUnusableError
 from probe.hops import Channel, Hop, Owner, Verdict
 from probe.ledger.rows import SCHEMA_VERSION
@@ -20,7 +21,6 @@ from probe.ledger.sqlite import Ledger
 from probe.lifecycle.record import CanaryRecord, State
 from tests.ledger.files import snapshot
 from tests.ledger.reference import answers, expected
-from tests.ledger.synthetic import END, build
 from tests.ledger_view import all_records
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.history import DAY, History, build
 from probe.errors import LedgerError, LedgerUnusableError
 from probe.hops import Channel, Hop, Owner, Verdict
 from probe.ledger.pruning import CHUNK, Batch, Pruner
@@ -18,7 +19,6 @@ from probe.ledger.sqlite import Ledger
 from probe.lifecycle.record import CanaryRecord, State
 from tests.ledger.files import snapshot
 from tests.ledger.reference import answers
-from tests.ledger.synthetic import DAY, History, build
 from tests.ledger_view import all_records
 
 

@@ -31,6 +31,25 @@ async def test_retention_forgets_finished_items_only(kit: Kit) -> None:
     assert (await kit.status(finished.report_id)).status_code == 404
 
 
+async def test_retention_forgets_removals_too(kit: Kit) -> None:
+    world = kit.world
+    kommunenummer = municipality_of(kit, "fjordsys", imports_altinn=False)
+    removed = await kit.send_report(kommunenummer)
+    kit.advance(200)
+    response = await kit.http.delete(
+        kit.readback_url(kommunenummer, f"/{removed.canary_id}"),
+        headers=await kit.readback_headers("fjordsys"),
+    )
+    assert response.status_code == 204
+    store = world.fagsystems.stores["fjordsys"]
+    world.prune()
+    assert store.removed(kommunenummer) == {removed.canary_id}  # still held: still hidden
+    kit.advance(world.settings.retention)
+    world.prune()
+    assert store.reports(kommunenummer) == []
+    assert store.removed(kommunenummer) == frozenset()
+
+
 async def test_one_deviation_counter_for_ks_and_the_fagsystems(kit: Kit) -> None:
     world = kit.world
     assert world.fagsystems.deviations is world.deviations
