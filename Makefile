@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 ## run: start the main job (`kanari demo`: the embedded sandbox and the probe on all 357 municipalities)
 run: $(STAMP)
-	$(BIN)/kanari demo
+	$(BIN)/kanari demo --state-dir var/demo
 
 ## debian-packages: Prometheus, Alertmanager (promtool/amtool) for the end-to-end and rule tests
 debian-packages:
@@ -49,9 +49,11 @@ fmt: $(STAMP)
 	$(BIN)/ruff format probe tests scripts bench
 	$(BIN)/ruff check --fix probe tests scripts bench
 
-## render: regenerate the committed alert rules, Alertmanager config and dashboards
+## render: regenerate the committed alert rules, Alertmanager config and dashboards, and the Kubernetes
+## base's PrometheusRule, dashboard and configuration ConfigMaps (deploy/kubernetes/base)
 render: $(STAMP)
 	$(BIN)/kanari render all --config config
+	$(BIN)/python -m scripts.render_kubernetes --config config
 
 ## bench: the performance benchmark, about 10 minutes (see README, Performance); figures in bench/results.json
 bench: $(STAMP)

@@ -25,6 +25,7 @@ from typing import Any
 from bench.procstat import rss_bytes
 from bench.tally import JudgedIndex, RequestTally, upstream_totals
 from bench.week import DAY, Plan, World, world
+from probe.ledger.sqlite import Ledger
 from probe.sandbox.faults import Fault, FaultName
 
 COLUMNS = (
@@ -136,6 +137,7 @@ async def simulate(work: Path, plan: Plan, *, progress: Callable[[float], None] 
             bounds = detection_bounds(run, cast.down)
             manifest = run.sandbox.manifest
             vendors = {number: manifest.municipalities[number].vendor for number in cast.municipalities}
+            assert isinstance(run.runtime.ledger, Ledger), "the simulation runs on the SQLite ledger"
             ledger = run.runtime.ledger.path
             start = run.start
     finally:

@@ -12,8 +12,10 @@ Every error Kanari raises on purpose derives from :class:`KanariError`::
     │   └── InvalidResponseError  reason ``invalid_response``: the answer did not parse
     ├── MarkerError            a canary marker failed verification (forged, altered, expired, unknown key)
     ├── LedgerError            the canary ledger could not be read or written
-    │   └── LedgerUnusableError      the ledger file cannot be opened as asked: names its path, what is
-    │                                wrong and what to do (``kanari run``/``status`` exit 2 with it)
+    │   ├── LedgerUnusableError      the ledger file cannot be opened as asked: names its path, what is
+    │   │                            wrong and what to do (``kanari run``/``status`` exit 2 with it)
+    │   │   └── LedgerLockedError    another probe holds the ledger (named: pid, host, since when)
+    │   └── FencedError              a write refused because this replica no longer holds the lease
     ├── ListenError            an HTTP surface's HOST:PORT is malformed or cannot be listened on
     └── SandboxError           what the sandbox's simulated services refuse (probe.sandbox.errors)
 
@@ -154,6 +156,26 @@ class LedgerUnusableError(LedgerError):
         self.problem = problem
         self.fix = fix
         super().__init__(f"cannot {action} ledger {path}: {problem}; {fix}")
+
+
+class LedgerLockedError(LedgerUnusableError):
+    """Another probe holds the ledger (:mod:`probe.ledger.lock`): one sender per ledger. ``holder`` says
+    who, as its lock file does (``pid 12 on host a since ...``), or is None if the file names nobody yet."""
+
+    def __init__(self, path: str, holder: str | None) -> None:
+        self.holder = holder
+        who = holder or "its lock file does not name it yet"
+        super().__init__(
+            path,
+            f"another Kanari probe holds it ({who})",
+            "one probe sends per ledger: stop that one first, or give this one a ledger of its own "
+            "(two replicas with a standby need the PostgreSQL ledger)",
+        )
+
+
+class FencedError(LedgerError):
+    """A write was refused because this replica no longer holds the leader lease (PostgreSQL ledger):
+    another replica took over, so this one must neither send nor commit (fencing)."""
 
 
 class ListenError(KanariError):

@@ -32,7 +32,10 @@ from probe.engine.factory import CanaryFactory
 from probe.engine.maintenance import Maintenance
 from probe.errors import ConfigError
 from probe.hops import Channel
+from probe.leadership.lease import Leadership
+from probe.ledger.postgres import PostgresLease, PostgresLedger, PostgresPruner, PostgresTarget
 from probe.ledger.sqlite import Ledger
+from probe.ledger.store import LedgerStore
 from probe.metrics.metric_set import Metrics, geometric_buckets
 from probe.transport.maskinporten import MaskinportenClient
 from probe.transport.pool import connection_limits, pooled_transport
@@ -88,12 +91,14 @@ class Runtime:
     clients: list[httpx.AsyncClient]
     registry: CollectorRegistry
     metrics: Metrics
-    ledger: Ledger
+    ledger: LedgerStore
     engine: Engine
     upstreams: dict[str, Upstream]
     maskinporten: MaskinportenClient
     jwks: dict[str, Any]
     maintenance: Maintenance
+    # The lease of a replica on the PostgreSQL ledger; None on SQLite (the only probe on its ledger).
+    leadership: Leadership | None = None
 
     async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
         """Finish network work (at most ``grace`` seconds), close the HTTP clients and the ledger."""
@@ -174,8 +179,24 @@ def build_runtime(
         max(route.deadline for route in routes) if routes else 3600.0,
     )
     metrics = Metrics(registry, buckets)
+    metrics.set_key_expiries(keys.expiries())
     path = ledger_path or config.path(settings.ledger)
-    ledger = Ledger(path)
+    ledger: LedgerStore
+    leadership: Leadership | None = None
+    opener = None
+    postgres = settings.ledger_postgres
+    if postgres is not None and ledger_path is None:
+        target = PostgresTarget(
+            postgres.dsn, postgres.password.value() if postgres.password else None, postgres.lease
+        )
+        lease = Leadership(PostgresLease(target), postgres.lease)
+        pg_ledger = PostgresLedger(target, holder=lease.holder, epoch=lambda: lease.epoch)
+        ledger, leadership = pg_ledger, lease
+
+        def opener() -> PostgresPruner:
+            return PostgresPruner(pg_ledger)
+    else:
+        ledger = Ledger(path)
     engine = Engine(
         routes=routes,
         clock=clock,
@@ -203,5 +224,6 @@ def build_runtime(
         upstreams,
         maskinporten,
         jwks(keys.marker_public_keys),
-        Maintenance(path, clock, settings.retention),
+        Maintenance(path, clock, settings.retention, opener=opener),
+        leadership,
     )

@@ -9,6 +9,8 @@ import coverage
 import pytest
 from hypothesis import settings
 
+from tests.postgres import Cluster, running_cluster
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 REFERENCE = SHARED / "reference"
@@ -43,3 +45,11 @@ def untraced() -> Iterator[None]:
         yield
     finally:
         tracer.start()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Cluster]:
+    """A real PostgreSQL cluster (:mod:`tests.postgres`) for the whole session (one per xdist worker);
+    each test takes a database of its own from it."""
+    with running_cluster() as cluster:
+        yield cluster

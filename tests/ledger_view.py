@@ -8,11 +8,14 @@ from pathlib import Path
 
 from probe.ledger.rows import from_row
 from probe.ledger.sqlite import Ledger
+from probe.ledger.store import LedgerStore
 from probe.lifecycle.record import CanaryRecord
 
 
-def all_records(ledger: Ledger | Path) -> list[CanaryRecord]:
+def all_records(ledger: LedgerStore | Path) -> list[CanaryRecord]:
     """Every canary in the ledger, oldest first."""
+    if not isinstance(ledger, (Ledger, Path)):
+        raise TypeError(f"an SQLite ledger or its path, not {type(ledger).__name__}")
     path = ledger.path if isinstance(ledger, Ledger) else ledger
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -22,6 +25,6 @@ def all_records(ledger: Ledger | Path) -> list[CanaryRecord]:
         db.close()
 
 
-def record(ledger: Ledger | Path, canary_id: str) -> CanaryRecord | None:
+def record(ledger: LedgerStore | Path, canary_id: str) -> CanaryRecord | None:
     """One canary by id."""
     return next((found for found in all_records(ledger) if found.id == canary_id), None)

@@ -83,7 +83,10 @@ def command_check(arguments: argparse.Namespace) -> int:
 
 def ledger_check(config: KanariConfig) -> tuple[list[ConfigError], list[str]]:
     """The problem with the ledger's place, as a problem of the ``ledger`` setting, if there is one; and
-    a note when an older ledger will be migrated at the next start."""
+    a note when an older ledger will be migrated at the next start. With the PostgreSQL ledger the
+    SQLite file is unused and nothing is looked at: the database is reached only by ``kanari run``."""
+    if config.settings.ledger_postgres is not None:
+        return [], []
     setting = config.settings.ledger
     path = config.path(setting)
     try:

@@ -3,7 +3,8 @@
 ``kanari run`` exits 2 (:attr:`Exit.USAGE`) with one line ``kanari run: <problem>`` on stderr when it
 cannot start as configured: the configuration, the ledger (directory not writable, a file that is no
 Kanari ledger, a newer or unmigratable schema) or the HTTP address (malformed, in use, not permitted).
-All of these surface before the engine starts, so nothing has been sent.
+All of these surface before the engine starts, so nothing has been sent. A replica on the PostgreSQL
+ledger that loses its lease to another exits 1 (:attr:`Exit.FAILED`), fenced: it sent nothing more.
 """
 
 from __future__ import annotations
@@ -85,6 +86,12 @@ async def serve(config: KanariConfig, stop: asyncio.Event, listen: str | None = 
         raise
     print(f"kanari: probing {len(config.routes)} routes; metrics at {service.url}/metrics", flush=True)
     await service.run(stop)
+    if service.lost_lease:
+        # Another replica leads now; what this one holds in memory may be behind the ledger: exit, and
+        # let the supervisor start it again as a standby.
+        print("kanari run: lost the leader lease to another replica; stopped (start again to stand by)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return Exit.FAILED
     return Exit.OK
 
 

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import platformdirs
+
 from probe.cli.common import load_or_explain, run_until_signalled
 from probe.cli.exits import Exit
 from probe.cli.probing import listen_address
@@ -15,7 +17,9 @@ from probe.clock import SystemClock
 from probe.config.keyfiles import generate_signing_key
 from probe.config.loader import KanariConfig
 from probe.errors import ConfigError, KanariError
+from probe.ledger.lock import reset as reset_ledger
 from probe.runtime import build_runtime
+from probe.sandbox import democonfig
 from probe.sandbox.democonfig import DEMO_SPEED, MARKER_KEY_FILE
 from probe.sandbox.harness import demo_overrides, latency_warnings, tailor
 from probe.sandbox.manifest import Manifest
@@ -24,6 +28,10 @@ from probe.sandbox.settings import load_settings
 from probe.service import ProbeService
 
 DEMO_CONFIG = Path("config/sandbox")
+# The demo's state directory holds its configuration (config/), the sandbox's keys and secrets, and the
+# ledger, each under these names.
+SANDBOX_STATE = "sandbox"
+DEMO_LEDGER = "ledger/kanari.sqlite3"
 
 
 def add_commands(commands: Any) -> None:
@@ -47,7 +55,15 @@ def add_commands(commands: Any) -> None:
 
     demo = commands.add_parser("demo", help="the sandbox and the probe together, over loopback (make run)")
     demo.add_argument(
-        "--config", type=Path, default=DEMO_CONFIG, help=f"demo configuration (default {DEMO_CONFIG})"
+        "--config",
+        type=Path,
+        help="demo configuration directory (default: the one shipped with Kanari, written into the state "
+        "directory at every start)",
+    )
+    demo.add_argument(
+        "--state-dir",
+        type=Path,
+        help=f"where the demo's configuration, sandbox keys and ledger go (default {default_state_dir()})",
     )
     demo.add_argument(
         "--listen", type=listen_address, help="HOST:PORT of the probe's HTTP surface (default 127.0.0.1:9464)"
@@ -112,30 +128,53 @@ def command_demo(arguments: argparse.Namespace) -> int:
         return Exit.USAGE
 
 
+def default_state_dir() -> Path:
+    """Where ``kanari demo`` keeps its state unless told: the user's data directory
+    (``$XDG_DATA_HOME/kanari/demo``, else ``~/.local/share/kanari/demo``), never the current directory."""
+    return Path(platformdirs.user_data_dir("kanari", appauthor=False)) / "demo"
+
+
+def demo_state(arguments: argparse.Namespace) -> tuple[Path, Path]:
+    """The demo's state directory and configuration directory, its ledger emptied under the ledger's lock
+    first: a state directory another demo or probe is using is refused (exit 2) before anything in it is
+    written. Without ``--config`` the configuration shipped with the package
+    (:mod:`probe.sandbox.democonfig`) is written into the state directory, so the demo runs from any
+    directory and always matches the installed Kanari."""
+    state_dir: Path = (arguments.state_dir or default_state_dir()).absolute()
+    config_dir = arguments.config or state_dir / "config"
+    try:
+        # The sandbox world lives in memory: canaries of an earlier demo cannot be followed, so start
+        # from an empty ledger rather than report them all as unknown.
+        reset_ledger(state_dir / DEMO_LEDGER)
+        if arguments.config is None:
+            democonfig.write(config_dir, state=f"../{SANDBOX_STATE}", ledger=f"../{DEMO_LEDGER}")
+    except OSError as error:
+        raise ConfigError(
+            "--state-dir", "state_dir", str(state_dir), f"cannot write the demo's state: {error.strerror}"
+        ) from None
+    return state_dir, config_dir
+
+
 async def demo(arguments: argparse.Namespace, stop: asyncio.Event) -> int:
     """Run sandbox and probe until ``stop``."""
-    config_dir: Path = arguments.config
-    # The demo configuration names the state dir relative to itself; use the same one wherever we run.
-    state_dir = (config_dir / ".." / ".." / "var" / "sandbox").resolve()
+    state_dir, config_dir = demo_state(arguments)
     sandbox_file = config_dir / "sandbox.yaml"
     settings = load_settings(
         sandbox_file if sandbox_file.exists() else None,
         listen=arguments.sandbox_listen,
         speed=arguments.speed,
-        state_dir=state_dir,
+        state_dir=state_dir / SANDBOX_STATE,
     )
     server = SandboxServer(settings)
     sandbox = await server.start()
     try:
-        marker_key = state_dir / MARKER_KEY_FILE
+        marker_key = settings.state_dir / MARKER_KEY_FILE
         if not marker_key.exists():
             generate_signing_key(marker_key)
-        # The sandbox world lives in memory: canaries of an earlier demo cannot be followed, so start
-        # from an empty ledger rather than report them all as unknown.
-        ledger = (config_dir / ".." / ".." / "var" / "demo" / "kanari.sqlite3").resolve()
-        for stale in ledger.parent.glob(ledger.name + "*"):
-            stale.unlink()
-        loaded = load_or_explain(config_dir, demo_overrides(sandbox.manifest, str(ledger)))
+        ledger = state_dir / DEMO_LEDGER
+        overrides = demo_overrides(sandbox.manifest, str(ledger))
+        overrides["signing"] = {"key_file": str(marker_key)}
+        loaded = load_or_explain(config_dir, overrides)
         if loaded is None:
             return Exit.USAGE
         config = tailor(

@@ -1,7 +1,8 @@
 """``kanari status``: each route's latest verdict from the ledger, as a table.
 
 The ledger is only read: opened read-only (:meth:`Ledger.open_read_only`), so a wrong path is an error
-naming it (exit 2) instead of a new empty ledger, and a read-only file or directory is fine.
+naming it (exit 2) instead of a new empty ledger, and a read-only file or directory is fine. With the
+PostgreSQL ledger (``ledger_postgres``) it reads the database the replicas share, creating nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from probe.cli.exits import Exit
 from probe.config.loader import KanariConfig
 from probe.errors import LedgerError
 from probe.hops import Channel, Verdict
+from probe.ledger.postgres import PostgresLedger, PostgresTarget
 from probe.ledger.sqlite import Ledger
 from probe.lifecycle.record import CanaryRecord
 from probe.lifecycle.verdict import delivered_at
@@ -36,8 +38,17 @@ def command_status(arguments: argparse.Namespace) -> int:
     config = load_or_explain(arguments.config)
     if config is None:
         return Exit.USAGE
+    postgres = config.settings.ledger_postgres
     try:
-        ledger = Ledger.open_read_only(config.path(config.settings.ledger))
+        ledger: Ledger | PostgresLedger
+        if postgres is not None:
+            target = PostgresTarget(
+                postgres.dsn, postgres.password.value() if postgres.password else None, postgres.lease
+            )
+            # Reads only (no epoch: any write would be refused), beside the replicas.
+            ledger = PostgresLedger(target, holder="kanari-status", epoch=lambda: None, create=False)
+        else:
+            ledger = Ledger.open_read_only(config.path(config.settings.ledger))
         try:
             latest = ledger.latest_per_route()
         finally:
@@ -45,7 +56,7 @@ def command_status(arguments: argparse.Namespace) -> int:
     except LedgerError as error:
         print(f"kanari status: {error}", file=sys.stderr)
         return Exit.USAGE
-    if not ledger.complete:
+    if isinstance(ledger, Ledger) and not ledger.complete:
         print(
             f"warning: {ledger.path}-wal could not be read (no usable -shm in a read-only directory): "
             "the newest verdicts may be missing",

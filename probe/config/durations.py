@@ -148,6 +148,13 @@ RETENTION = Bounds(
     366 * DAY,
     "a night's incident must keep its canaries until morning, and the ledger grows with every day kept",
 )
+LEASE = Bounds(
+    "ledger_postgres.lease",
+    3.0,
+    5 * MINUTE,
+    "a replica renews its lease every third of it, so under 3 s is a query a second for nothing; a "
+    "standby takes over a dead leader only after it, so more than 5 minutes leaves every route unwatched",
+)
 # Derived, not chosen: a genuine canary is read back by its deadline plus the late window at the latest.
 MARKER_AGE = Bounds(
     "signing.max_age",
@@ -205,3 +212,4 @@ Timeout = Annotated[float, BeforeValidator(_bounded(TIMEOUT))]
 AssertionLifetime = Annotated[float, BeforeValidator(_bounded(ASSERTION_LIFETIME))]
 RefreshMargin = Annotated[float, BeforeValidator(_bounded(REFRESH_MARGIN))]
 DirectoryCache = Annotated[float, BeforeValidator(_bounded(DIRECTORY_CACHE))]
+LeaseTime = Annotated[float, BeforeValidator(_bounded(LEASE))]

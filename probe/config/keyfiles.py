@@ -1,7 +1,11 @@
 """Reading and writing key files and certificates, refusing private keys others can read.
 
-A private key that group or other users can read is as good as leaked, so Kanari refuses to use one
-(like ssh does) instead of warning. Errors name the file and the permission bits, never key material.
+A private key that any user can read is as good as leaked, so Kanari refuses to use one instead of
+warning. The owner and the file's group may read it (as PostgreSQL allows for its server key): that is
+how Kubernetes mounts a Secret for a non-root pod (``defaultMode: 0440``, group of the pod's
+``fsGroup``), and how a key owned by root is shared with a service's group. A file any other user can
+read, or the group can write, is refused. Errors name the file, where its path came from (``file:line``
+or the ``KANARI_`` variable) and the permission bits, never key material.
 """
 
 from __future__ import annotations
@@ -19,20 +23,35 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from probe.errors import ConfigError
 
+# Permission bits a private key or secret file must not have: any for other users, and writing or
+# executing for the group. Owner- and group-readable files (0600, 0640, 0400, 0440) pass.
+NOT_PRIVATE = stat.S_IRWXO | stat.S_IWGRP | stat.S_IXGRP
+
+
+def mode_problem(mode: int) -> str | None:
+    """Why a key or secret file with permission bits ``mode`` is not private enough, or ``None``."""
+    if mode & stat.S_IRWXO:
+        return f"is readable by others (mode {oct(mode)})"
+    if mode & NOT_PRIVATE:
+        return f"is writable by its group (mode {oct(mode)})"
+    return None
+
+
+def private_mode_hint(path: Path) -> str:
+    """How to make ``path`` private enough."""
+    return f"chmod 600 {path} (or 0440 with the file's group, as a Kubernetes Secret is mounted)"
+
 
 def read_private_key_bytes(path: Path, field: str, config_file: str) -> bytes:
-    """The bytes of a private key file after checking it exists, is readable and is private (0600)."""
+    """The bytes of a private key file after checking it exists, is readable and is private (see
+    :data:`NOT_PRIVATE`)."""
     try:
         # Mode and contents come from the same open file, so a swap between check and read cannot pass.
         with path.open("rb") as file:
-            mode = stat.S_IMODE(os.fstat(file.fileno()).st_mode)
-            if mode & 0o077:
+            problem = mode_problem(stat.S_IMODE(os.fstat(file.fileno()).st_mode))
+            if problem is not None:
                 raise ConfigError(
-                    config_file,
-                    field,
-                    str(path),
-                    f"key file is readable by others (mode {oct(mode)})",
-                    f"chmod 600 {path}",
+                    config_file, field, str(path), f"key file {problem}", private_mode_hint(path)
                 )
             return file.read()
     except OSError as error:
@@ -127,10 +146,10 @@ def generate_signing_key(path: Path) -> None:
 def load_signing_key(
     path: Path, field: str = "key_file", config_file: str | None = None
 ) -> Ed25519PrivateKey:
-    """The Ed25519 private key in ``path`` (PEM), refusing a file group or others can read.
+    """The Ed25519 private key in ``path`` (PEM), refusing a file others can read.
 
     Raises :class:`~probe.errors.ConfigError` naming ``config_file`` (default the key file itself) and
-    ``field``, never the key's contents, when the file cannot be read, is readable by others, or is not
+    ``field``, never the key's contents, when the file cannot be read, is not private, or is not
     an Ed25519 key.
     """
     config_file = config_file or str(path)

@@ -56,6 +56,24 @@ class Keys:
     # The business certificate (leaf first) and its key, which sign the ASiC-E; ``None`` without portal.
     business_chain: tuple[x509.Certificate, ...] | None
     business_key: RSAPrivateKey | None = dataclasses.field(repr=False)
+    # The extra CAs of ``http.ca_bundle`` (a test or internal CA), empty without one.
+    ca_bundle: tuple[x509.Certificate, ...] = ()
+
+    def expiries(self) -> dict[str, float]:
+        """When each key with a certificate stops working (Unix seconds): the earliest ``notAfter`` of
+        its chain, since the chain fails as soon as any of it expires. ``maskinporten`` only with a
+        certificate chain (``x5c``), ``business_certificate`` with the portal, ``ca_bundle`` with one;
+        the Ed25519 marker key and a Maskinporten key registered by ``kid`` have no expiry."""
+        chains = {
+            "maskinporten": self.maskinporten_chain,
+            "business_certificate": self.business_chain or (),
+            "ca_bundle": self.ca_bundle,
+        }
+        return {
+            key: min(certificate.not_valid_after_utc for certificate in chain).timestamp()
+            for key, chain in chains.items()
+            if chain
+        }
 
 
 def read_keys(
@@ -112,10 +130,13 @@ def read_keys(
         business_key = rsa_key("business_certificate", business.key_file)
         business_chain = chain("business_certificate", business.certificate_chain_file, business_key)
     public_keys = _previous_keys(settings, resolve, where, errors)
+    ca_bundle: list[x509.Certificate] = []
     if settings.http.ca_bundle is not None:
         location = ("http", "ca_bundle")
         try:
-            load_certificate_chain(resolve(settings.http.ca_bundle), dotted(*location), where(location))
+            ca_bundle = load_certificate_chain(
+                resolve(settings.http.ca_bundle), dotted(*location), where(location)
+            )
         except ConfigError as error:
             errors.append(error)
     if len(errors) > before or marker_key is None or maskinporten_key is None:
@@ -128,6 +149,7 @@ def read_keys(
         maskinporten_chain=tuple(maskinporten_chain),
         business_chain=tuple(business_chain) if business_chain is not None else None,
         business_key=business_key,
+        ca_bundle=tuple(ca_bundle),
     )
 
 

@@ -9,10 +9,13 @@ variable).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from psycopg.conninfo import conninfo_to_dict
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from probe.config.durations import (
@@ -21,6 +24,7 @@ from probe.config.durations import (
     DeliveryTime,
     DirectoryCache,
     LateWindow,
+    LeaseTime,
     MarkerAge,
     PollInterval,
     RefreshMargin,
@@ -208,13 +212,43 @@ class SmtpSettings(Strict):
     sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+# A Prometheus job name as an operator writes it in a scrape config (letters, digits, ``_ . : -``); it
+# goes into every rule, inhibition and dashboard as a quoted label value, so nothing may need escaping.
+_JOB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.:-]{0,99}")
+
+
+def _job_name(value: str) -> str:
+    if not _JOB_NAME.fullmatch(value):
+        raise ValueError(
+            "must be the job_name of a Prometheus scrape config: a letter or _, then letters, digits "
+            "and _ . : - (e.g. kanari)"
+        )
+    return value
+
+
+JobName = Annotated[str, AfterValidator(_job_name)]
+
+
 class AlertingSettings(Strict):
-    """Receivers that are not vendors or municipalities, and the links put on every alert."""
+    """Receivers that are not vendors or municipalities, the scrape jobs the rules read, and the links
+    put on every alert.
+
+    ``ks`` and ``digdir`` are paged (critical alerts); ``ks_ticket`` and ``digdir_ticket`` get the
+    warnings (tickets). Without a ticket receiver an owner's warnings reach the operations centre only."""
 
     operations_centre: Receiver | None = None
     ks: Receiver | None = None
+    ks_ticket: Receiver | None = None
     digdir: Receiver | None = None
+    digdir_ticket: Receiver | None = None
     heartbeat: Receiver | None = None
+    # The Prometheus job that scrapes Kanari (every replica): every rule, recording rule and dashboard
+    # selects it, and KanariProbeDown fires when it is absent. A shared Prometheus may already have a
+    # ``kanari`` job of another deployment, so each deployment names its own.
+    job: JobName = "kanari"
+    # The job that scrapes the Alertmanager Kanari's alerts go through (KanariAlertmanagerFailing reads
+    # its notification counters; kube-prometheus calls it alertmanager-main).
+    alertmanager_job: JobName = "alertmanager"
     runbook_url: str = "https://github.com/kanari-probe/kanari/blob/main/docs/runbooks.md"
     dashboard_url: str = "http://localhost:3000/d"
     # A channel is down when at least this share of its routes fail at once.
@@ -250,6 +284,34 @@ def unused_environment_variables(environ: Mapping[str, str], secret_names: set[s
     return unused
 
 
+class PostgresLedgerSettings(Strict):
+    """The PostgreSQL ledger, for two or more replicas of which one leads (:mod:`probe.ledger.postgres`,
+    :mod:`probe.leadership.lease`). ``dsn`` is a libpq connection string or URI without the password
+    (``host=db.example port=5432 dbname=kanari user=kanari sslmode=verify-full``); the password comes
+    from ``password`` (a file or an environment variable) or libpq's own ``PGPASSFILE``."""
+
+    dsn: str = Field(min_length=1)
+    password: SecretSource | None = None
+    # How long a leader's lease lasts without renewal: it renews every third of it, a standby takes over
+    # a leader that died within the lease plus a third.
+    lease: LeaseTime = 15.0
+
+    @field_validator("dsn")
+    @classmethod
+    def _no_password_in_dsn(cls, value: str) -> str:
+        try:
+            parts = conninfo_to_dict(value)
+        except Exception:
+            # The text may hold a password: never echo it.
+            raise ValueError("is not a libpq connection string or URI (value not shown)") from None
+        if "password" in parts:
+            raise ValueError(
+                "holds a password (value not shown): put it in ledger_postgres.password (file: or env:) "
+                "instead, so it is never in kanari.yaml or a log"
+            )
+        return value
+
+
 class ProbeSettings(BaseSettings):
     """``kanari.yaml``: the probe-wide settings."""
 
@@ -263,6 +325,8 @@ class ProbeSettings(BaseSettings):
     instance: str = Field(default="kanari", pattern=r"^[A-Za-z0-9._-]{1,64}$")
     listen: ListenAddress = "127.0.0.1:9464"
     ledger: Path = Path("var/kanari.sqlite3")
+    # Set, the ledger is in PostgreSQL instead of the SQLite file ``ledger`` (which is then unused).
+    ledger_postgres: PostgresLedgerSettings | None = None
     registry: Path | None = None
     vendors_file: Path = Path("vendors.yaml")
     municipalities_dir: Path = Path("municipalities")

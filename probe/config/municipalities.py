@@ -49,7 +49,10 @@ class MunicipalityFile(Strict):
     vendor: str = Field(pattern=VENDOR_ID_PATTERN)
     bydel: str | None = Field(default=None, pattern=r"^\d{2}$")
     channels: dict[Channel, MunicipalityChannel]
+    # Paged with the municipality's critical alerts.
     contacts: list[Contact] = []
+    # Get the municipality's warnings (tickets); without them they reach the operations centre only.
+    ticket_contacts: list[Contact] = []
 
     # Numbers stay text: pydantic refuses a YAML integer for a ``str`` field, and the error names what
     # was written (an unquoted 0301 is the octal number 193), so nobody's 0301 silently becomes 301.

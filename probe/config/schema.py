@@ -23,7 +23,8 @@ Path = tuple[str | int, ...]
 
 # Names that mark a secret even where the annotation does not say so (a key someone writes where no
 # field exists, or a field added later as a plain string): such a value is never printed either.
-SECRET_WORDS = ("passord", "password", "token", "secret")
+# ``dsn``: a connection string may hold a password (refused there, but never echoed while refusing it).
+SECRET_WORDS = ("passord", "password", "token", "secret", "dsn")
 
 
 def alternatives(annotation: Any) -> list[Any]:

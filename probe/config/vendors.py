@@ -40,7 +40,10 @@ class Vendor(Strict):
     id: str = Field(pattern=VENDOR_ID_PATTERN)
     name: str = Field(min_length=1)
     readback: VendorReadback | None = None
+    # Paged with the vendor's critical alerts.
     alert_receiver: Receiver | None = None
+    # Gets the vendor's warnings (tickets); without it they reach the operations centre only.
+    ticket_receiver: Receiver | None = None
 
 
 class VendorsFile(Strict):

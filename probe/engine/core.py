@@ -35,7 +35,7 @@ from probe.engine.status_checks import StatusChecks
 from probe.engine.tasks import Tasks
 from probe.engine.watch import Watch, watch_budget
 from probe.hops import Channel
-from probe.ledger.sqlite import Ledger
+from probe.ledger.store import LedgerStore
 from probe.lifecycle import record as lifecycle
 from probe.lifecycle.record import CanaryRecord, State
 from probe.lifecycle.verdict import delivered_at
@@ -63,7 +63,7 @@ class Engine:
         *,
         routes: tuple[Route, ...],
         clock: Clock,
-        ledger: Ledger,
+        ledger: LedgerStore,
         metrics: Metrics,
         adapters: Mapping[Channel, ChannelAdapter],
         readback: Mapping[str, ReadbackClient],

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from probe.clock import Clock
 from probe.errors import LedgerError
@@ -35,6 +35,21 @@ from probe.ledger.pruning import PRUNE_ROWS, Batch, Pruner
 log = logging.getLogger("kanari.maintenance")
 
 _T = TypeVar("_T")
+
+
+class BatchPruner(Protocol):
+    """What a run prunes with: :class:`~probe.ledger.pruning.Pruner` (SQLite) or
+    :class:`~probe.ledger.postgres.PostgresPruner`."""
+
+    def batch(self, older_than: float) -> Batch:
+        """One transaction of deletions."""
+
+    def checkpoint(self) -> None:
+        """Copy what was written into the database file, if the database needs that."""
+
+    def close(self) -> None:
+        """Close its connection."""
+
 
 # The longest a batch holds the write lock, and the pause the event loop gets after each batch. The
 # engine's commit that meets a batch waits for the rest of it plus SQLite's retry step (1, 2, 5, 10 ms
@@ -80,8 +95,11 @@ class Maintenance:
         pause: float = PAUSE,
         busy_timeout: float = 5.0,
         timer: Callable[[], float] = time.perf_counter,
+        opener: Callable[[], BatchPruner] | None = None,
     ) -> None:
         self.path = path
+        # How the worker opens its pruner: SQLite's on ``path`` unless another backend gives its own.
+        self._opener = opener
         self.last: PruneReport | None = None
         self._clock = clock
         self._retention = retention
@@ -93,7 +111,7 @@ class Maintenance:
         # One thread, always the same: every use of the pruner's connection is in order (closing it
         # waits for a batch under way), and the default executor stays free for DNS lookups.
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kanari-maintenance")
-        self._pruner: Pruner | None = None
+        self._pruner: BatchPruner | None = None
         self._task: asyncio.Task[PruneReport] | None = None
         self._stopping = False
         self._closed = False
@@ -161,6 +179,8 @@ class Maintenance:
         checkpoint of what it wrote, in one job, so that no turn of the event loop comes in between in
         which the engine's commit could find the WAL long and checkpoint it on the loop. The pruner is
         kept here, not by the awaiting run: a run cancelled meanwhile leaves it where close() finds it."""
+        if self._pruner is None and self._opener is not None:
+            self._pruner = self._opener()
         if self._pruner is None:
             self._pruner = Pruner.open(
                 self.path,

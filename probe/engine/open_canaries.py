@@ -23,7 +23,7 @@ from probe.engine.log_throttle import LogThrottle
 from probe.errors import LedgerError
 from probe.hops import Channel
 from probe.ledger.rows import LedgerCount, ledger_count
-from probe.ledger.sqlite import Ledger
+from probe.ledger.store import LedgerStore
 from probe.lifecycle.counters import CounterKey, counter_keys
 from probe.lifecycle.record import UNRESOLVED, CanaryRecord, State
 from probe.metrics.metric_set import Metrics
@@ -35,7 +35,9 @@ _WRITE_FAILED = "ledger-write"
 class OpenCanaries:
     """Open canary records by id, with batched, ordered persistence."""
 
-    def __init__(self, ledger: Ledger, metrics: Metrics, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, ledger: LedgerStore, metrics: Metrics, now: Callable[[], float] = time.monotonic
+    ) -> None:
         self.ledger = ledger
         self.metrics = metrics
         self.writable = True

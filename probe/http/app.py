@@ -2,7 +2,8 @@
 
 - ``/healthz``: the process answers (liveness; restart it if not).
 - ``/readyz``: the scheduler is running and the ledger takes writes (readiness; do not trust the
-  numbers if not).
+  numbers if not); its body names the replica's ``role``: ``leader``, or ``standby`` (ready too, with
+  its ledger connected: a standby is ready to take over, and 200 keeps it in its Service).
 - ``/.well-known/kanari/keys.json``: the JWKS of the marker signing keys, for vendors who verify
   markers before hiding a canary from case workers.
 - ``/metrics``: Prometheus exposition, optionally behind basic auth; gzip-compressed when the scraper
@@ -56,12 +57,15 @@ def create_app(
     ready: Callable[[], Mapping[str, bool]],
     jwks: Mapping[str, Any],
     basic_auth: tuple[str, str] | None = None,
+    *,
     started: Callable[[], bool] | None = None,
+    role: Callable[[], str] | None = None,
 ) -> Starlette:
     """The probe's ASGI app. ``exposition`` is what ``/metrics`` serves (an :class:`Exposition`, whose
     gzip is cached, or a function rendering the text); ``ready`` returns named readiness conditions, all
     of which must hold. While ``started`` says no (the engine resuming from the ledger), ``/metrics``
-    answers 503: half-restored counters would read to Prometheus as resets."""
+    answers 503: half-restored counters would read to Prometheus as resets. ``role`` names the
+    replica's role in ``/readyz`` (without it: ``leader``, the only probe on its ledger)."""
     source: Exposition = _Rendered(exposition) if callable(exposition) else exposition
 
     async def metrics(request: Request) -> Response:
@@ -90,7 +94,8 @@ def create_app(
     async def readyz(request: Request) -> Response:
         conditions = dict(ready())
         status = 200 if conditions and all(conditions.values()) else 503
-        return JSONResponse({"ready": status == 200, "conditions": conditions}, status_code=status)
+        body = {"ready": status == 200, "role": role() if role is not None else "leader"}
+        return JSONResponse({**body, "conditions": conditions}, status_code=status)
 
     async def keys(request: Request) -> Response:
         return JSONResponse(dict(jwks), headers={"Cache-Control": "public, max-age=300"})

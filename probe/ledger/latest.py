@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS route_latest (
     PRIMARY KEY (channel, municipality)
 ) WITHOUT ROWID"""
 
-_COLUMNS = (
+COLUMNS = (
     "channel", "municipality", "created_at", "api_version", "version_created_at", "delivered_id",
     "delivered_created_at", "resolved_id", "resolved_created_at",
 )  # fmt: skip
@@ -54,21 +54,20 @@ def _set_if_newer(value: str, created: str) -> str:
     )
 
 
+# Each column that an upsert sets only when the saved canary is newer, and the time that decides it.
+NEWER = (
+    ("api_version", "version_created_at"),
+    ("version_created_at", "version_created_at"),
+    ("delivered_id", "delivered_created_at"),
+    ("delivered_created_at", "delivered_created_at"),
+    ("resolved_id", "resolved_created_at"),
+    ("resolved_created_at", "resolved_created_at"),
+)
 # The newer of what the route_latest row holds and what is inserted wins, column pair by column pair.
 UPSERT_LATEST = (
-    f"INSERT INTO route_latest ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)}) "
+    f"INSERT INTO route_latest ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}) "
     "ON CONFLICT (channel, municipality) DO UPDATE SET created_at = MAX(created_at, excluded.created_at), "
-    + ", ".join(
-        _set_if_newer(value, created)
-        for value, created in (
-            ("api_version", "version_created_at"),
-            ("version_created_at", "version_created_at"),
-            ("delivered_id", "delivered_created_at"),
-            ("delivered_created_at", "delivered_created_at"),
-            ("resolved_id", "resolved_created_at"),
-            ("resolved_created_at", "resolved_created_at"),
-        )
-    )
+    + ", ".join(_set_if_newer(value, created) for value, created in NEWER)
 )
 
 # What each question was as a query over the rows (the backfill asks them once per route).

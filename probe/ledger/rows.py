@@ -11,6 +11,8 @@ by one of those tables or an index, never by a scan of the history (see the inde
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
+from typing import Any
 
 from probe.hops import Channel, Hop, Owner, Verdict
 from probe.ledger.latest import ROUTE_LATEST
@@ -120,8 +122,8 @@ def to_row(record: CanaryRecord) -> tuple[object, ...]:
     )  # fmt: skip
 
 
-def from_row(row: sqlite3.Row) -> CanaryRecord:
-    """The record a ``canaries`` row holds."""
+def from_row(row: sqlite3.Row | Mapping[str, Any]) -> CanaryRecord:
+    """The record a ``canaries`` row holds (an SQLite row, or PostgreSQL's as a dict: same columns)."""
     return CanaryRecord(
         id=row["id"],
         channel=Channel(row["channel"]),

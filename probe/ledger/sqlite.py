@@ -22,6 +22,7 @@ from pathlib import Path
 from probe.errors import LedgerError, LedgerUnusableError
 from probe.hops import Channel
 from probe.ledger import latest
+from probe.ledger.lock import LedgerLock
 from probe.ledger.migrations import migrate
 from probe.ledger.opening import check_schema, connect_read_only, prepare, read_schema
 from probe.ledger.pruning import PRUNE_ROWS, Pruner
@@ -36,6 +37,8 @@ class Ledger:
     every problem is a :class:`~probe.errors.LedgerUnusableError` naming the path, what is wrong and what
     to do; a newer Kanari's ledger is refused untouched, an older one is migrated in one transaction.
     ``read_only`` (:meth:`open_read_only`) opens an existing ledger without creating or changing anything.
+    A read-write open holds the ledger's lock (:mod:`probe.ledger.lock`) until :meth:`close`: a second
+    probe on the same ledger is refused before anything is written.
     """
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
@@ -44,6 +47,7 @@ class Ledger:
         self.commits = 0
         # False only for a read-only look that could not read through the -wal (see connect_read_only).
         self.complete = True
+        self._lock: LedgerLock | None = None
         try:
             self._db = self._open_read_only() if read_only else self._open()
         except (sqlite3.Error, OSError) as error:
@@ -69,7 +73,13 @@ class Ledger:
     def _open(self) -> sqlite3.Connection:
         # Every check that can be made without writing, before the read-write connection exists.
         prepare(self.path)
-        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        # Then the lock, before the first write (a migration, WAL mode): a ledger in use stays untouched.
+        self._lock = LedgerLock.acquire(self.path)
+        try:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except BaseException:
+            self._lock.release()
+            raise
         try:
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA busy_timeout=5000")
@@ -82,6 +92,7 @@ class Ledger:
             db.execute("PRAGMA journal_mode=WAL")
         except BaseException:
             db.close()
+            self._lock.release()
             raise
         return db
 
@@ -114,8 +125,10 @@ class Ledger:
         db.execute("COMMIT")
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database, then give up its lock."""
         self._db.close()
+        if self._lock is not None:
+            self._lock.release()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -167,6 +180,10 @@ class Ledger:
         except sqlite3.Error:
             return False
         return True
+
+    def connected(self) -> bool:
+        """True if the ledger takes writes (one probe per SQLite ledger: never a standby)."""
+        return self.writable()
 
     def last_created(self) -> dict[tuple[Channel, str], float]:
         """The newest canary's creation time per route (where the schedule resumes)."""

@@ -27,8 +27,8 @@ import contextlib
 import dataclasses
 import time
 import zlib
-from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
-from typing import Literal
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import Literal, Protocol
 
 from isal import isal_zlib
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
@@ -264,9 +264,45 @@ class RouteSeries:
             yield metric
 
 
-def _ordinary(registry: CollectorRegistry, series: RouteSeries) -> bytes:
-    """``generate_latest`` of every collector of ``registry`` but ``series``."""
-    with series.silenced():
+class _Collector(Protocol):
+    def collect(self) -> Iterable[Metric]: ...
+
+
+class Volatile:
+    """Collectors whose numbers change on every read (the process's CPU time and memory), registered
+    like any other but left out of what :class:`Exposition` compares to keep a gzip body: it keeps one
+    at most :data:`VOLATILE_MAX_AGE` for them instead."""
+
+    def __init__(self, *collectors: _Collector) -> None:
+        self._collectors = collectors
+        self._silent = False
+
+    @contextlib.contextmanager
+    def silenced(self) -> Iterator[None]:
+        """While inside, :meth:`collect` yields nothing."""
+        self._silent = True
+        try:
+            yield
+        finally:
+            self._silent = False
+
+    def collect(self) -> Iterator[Metric]:
+        """The collectors' metric families (none while silenced)."""
+        if self._silent:
+            return
+        for collector in self._collectors:
+            yield from collector.collect()
+
+
+# How old the volatile part of a kept gzip body may be: concurrent scrapes and retries within a second
+# share one compression, and a standby, whose other numbers stay the same for hours, still shows its
+# CPU and memory as of the last second.
+VOLATILE_MAX_AGE = 1.0
+
+
+def _ordinary(registry: CollectorRegistry, series: RouteSeries, volatile: Volatile | None = None) -> bytes:
+    """``generate_latest`` of every collector of ``registry`` but ``series`` (and ``volatile``)."""
+    with series.silenced(), volatile.silenced() if volatile is not None else contextlib.nullcontext():
         return generate_latest(registry)
 
 
@@ -299,13 +335,23 @@ class Exposition:
     "Nothing changed" is the ordinary collectors' text (a few kilobytes, rendered anyway) and the
     per-route series' :attr:`RouteSeries.generation`. The render times are left out of it: every
     render changes them, so no body would ever be served twice; a body served again shows them as of
-    the render that made it.
+    the render that made it. So are the ``volatile`` collectors (process metrics): a body is kept for
+    them at most :data:`VOLATILE_MAX_AGE` seconds of ``clock``.
     """
 
-    def __init__(self, registry: CollectorRegistry, series: RouteSeries) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        series: RouteSeries,
+        volatile: Volatile | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._registry = registry
         self._series = series
+        self._volatile = volatile
+        self._clock = clock
         self._made_from: tuple[int, bytes] | None = None
+        self._made_at = 0.0
         self._gzip = b""
         # Concurrent scrapes compress once: the second waits for the first and then finds its body
         # current (unless something changed meanwhile).
@@ -320,12 +366,18 @@ class Exposition:
         in a worker thread from the cached route texts (the whole text is never joined on the loop)."""
         started = time.perf_counter()
         async with self._lock:
-            ordinary = _ordinary(self._registry, self._series)
+            ordinary = _ordinary(self._registry, self._series, self._volatile)
             state = (self._series.generation, ordinary)
-            if state != self._made_from:
-                parts = self._series.parts(ordinary)
+            now = self._clock()
+            stale = self._volatile is not None and now - self._made_at >= VOLATILE_MAX_AGE
+            if state != self._made_from or stale:
+                head = ordinary
+                if self._volatile is not None:
+                    head += generate_latest(self._volatile)
+                parts = self._series.parts(head)
                 self._gzip = await asyncio.to_thread(gzip_parts, parts)
                 self._made_from = state
+                self._made_at = now
             body = self._gzip
         self._series.observe_render("gzip", time.perf_counter() - started)
         return body

@@ -11,14 +11,24 @@ start. A restart therefore neither loses nor double-counts, and counters never g
 look like a reset to Prometheus and spike every ``rate()``).
 
 The per-route series live in one cached collector (:mod:`probe.metrics.exposition`); everything else is
-an ordinary prometheus_client metric. The engine only ever calls the methods of :class:`Metrics`.
+an ordinary prometheus_client metric, beside prometheus_client's process metrics (``process_*``: CPU,
+memory, file descriptors, start time) and ``python_info``. The engine only ever calls the methods of
+:class:`Metrics`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+)
 
 from probe import __version__
 from probe.config.routes import Route
@@ -27,7 +37,8 @@ from probe.hops import HOPS, Channel, Hop, Owner, Verdict
 from probe.lifecycle import counters
 from probe.lifecycle.counters import CounterKey
 from probe.lifecycle.record import CanaryRecord
-from probe.metrics.exposition import Exposition, Family, RouteSeries, Series
+from probe.metrics.exposition import Exposition, RouteSeries, Series, Volatile
+from probe.metrics.families import FAMILIES, LABEL_SETS
 
 
 def geometric_buckets(smallest: float, largest: float) -> tuple[float, ...]:
@@ -40,82 +51,6 @@ def geometric_buckets(smallest: float, largest: float) -> tuple[float, ...]:
         bound *= 2
     bounds.append(round(largest, 3))
     return tuple(bounds)
-
-
-# The label sets a route's series carry: its identity, its descriptive info, its timing.
-LABEL_SETS: dict[str, tuple[str, ...]] = {
-    "route": ("channel", "municipality", "vendor"),
-    "info": ("channel", "municipality", "municipality_name", "county", "vendor", "final_hop", "api_version"),
-    "timing": ("channel", "municipality"),
-}
-
-# Keyed by the counter names of :mod:`probe.lifecycle.counters` (the ledger's counters too), plus the
-# gauges.
-FAMILIES: dict[str, Family] = {
-    counters.SENT: Family(
-        "kanari_canaries_sent", "counter", "Canaries whose send attempt concluded.", "route"
-    ),
-    counters.SEND_FAILURES: Family(
-        "kanari_send_failures",
-        "counter",
-        "Canary sends that failed, by bounded reason.",
-        "route",
-        ("reason",),
-    ),
-    counters.RESOLVED: Family(
-        "kanari_canaries_resolved", "counter", "Canaries that reached a verdict.", "route", ("verdict",)
-    ),
-    counters.UNDELIVERED: Family(
-        "kanari_undelivered",
-        "counter",
-        "Lost or failed canaries by the first hop they did not reach and its owner.",
-        "route",
-        ("hop", "owner"),
-    ),
-    counters.LATE_ARRIVALS: Family(
-        "kanari_late_arrivals", "counter", "Lost canaries that turned up after their deadline.", "route"
-    ),
-    counters.REJECTIONS: Family(
-        "kanari_rejections",
-        "counter",
-        "Canaries the upstream itself ended as failed: on the portal rejected by the fagsystem and "
-        "sent as paper post, on Altinn status Failed.",
-        "route",
-    ),
-    counters.DUPLICATES: Family(
-        "kanari_duplicates", "counter", "Canaries registered more than once by the receiving system.", "route"
-    ),
-    counters.CLEANUP_FAILURES: Family(
-        "kanari_cleanup_failures",
-        "counter",
-        "Canaries closed still visible at the vendor: it kept refusing to remove them.",
-        "route",
-    ),
-    "last_delivery_seconds": Family(
-        "kanari_last_delivery_seconds", "gauge", "Latency of the newest delivered canary.", "route"
-    ),
-    "last_delivered_timestamp": Family(
-        "kanari_last_delivered_timestamp_seconds",
-        "gauge",
-        "When the newest delivered canary arrived.",
-        "route",
-    ),
-    "route_info": Family(
-        "kanari_route_info", "gauge", "One per monitored route, carrying its descriptive labels.", "info"
-    ),
-    "route_interval": Family(
-        "kanari_route_interval_seconds",
-        "gauge",
-        "How often the route sends a canary (so alert thresholds can follow each route's own timing).",
-        "timing",
-    ),
-    "route_deadline": Family(
-        "kanari_route_deadline_seconds",
-        "gauge",
-        "How long after sending a canary on the route must reach its final hop.",
-        "timing",
-    ),
-}
 
 
 class Metrics:
@@ -131,8 +66,13 @@ class Metrics:
         self.registry = registry
         self._series = RouteSeries(FAMILIES, LABEL_SETS)
         registry.register(self._series)
+        # The process's CPU time and memory change on every read: kept out of what the gzip cache
+        # compares (see Exposition), or no body would ever be served twice.
+        process = Volatile(ProcessCollector(registry=None))
+        registry.register(process)
+        PlatformCollector(registry=registry)
         # What ``/metrics`` serves: the text, and its gzip kept while nothing changed.
-        self.served = Exposition(registry, self._series)
+        self.served = Exposition(registry, self._series, process)
         self._delivery_seconds = Histogram(
             "kanari_delivery_seconds",
             "Time from sending to the final hop of delivered canaries.",
@@ -192,6 +132,24 @@ class Metrics:
             ["channel", "vendor"],
             registry=registry,
         )
+        self._leader = Gauge(
+            "kanari_leader",
+            "1 on the replica that leads (sends, ticks, counts), 0 on a standby ready to take over.",
+            registry=registry,
+        )
+        # A probe leads from its start unless told it stands by: on SQLite the ledger's lock already
+        # makes it the only sender.
+        self._leader.set(1)
+        self._key_expiry = Gauge(
+            "kanari_key_expiry_timestamp_seconds",
+            "When each configured key's certificate expires (the earliest notAfter in its chain), by key "
+            "(marker, maskinporten, business_certificate, ca_bundle). A key without a certificate (the "
+            "Ed25519 marker key, a Maskinporten key registered by kid) never expires and has no series.",
+            ["key"],
+            registry=registry,
+        )
+        self._key_names: set[str] = set()
+        self._rejection_pairs: set[tuple[str, str]] = set()
         self._routes: dict[tuple[Channel, str], Route] = {}
         self._last_delivered: dict[tuple[Channel, str], float] = {}
         self._versions: dict[tuple[Channel, str], str] = {}
@@ -214,6 +172,14 @@ class Metrics:
             if key not in self._routes:
                 self._add_route(route)
                 self._routes[key] = route
+        # Marker rejections are counted per channel and vendor: pre-created (so panels and increase()
+        # start from 0) for every pair a route has, removed when no route has it any more.
+        pairs = {(route.channel.value, route.vendor) for route in wanted.values()}
+        for pair in self._rejection_pairs - pairs:
+            self._marker_rejections.remove(*pair)
+        for pair in pairs:
+            self._marker_rejections.labels(*pair)
+        self._rejection_pairs = pairs
         for channel in Channel:
             self._in_flight.labels(channel.value)
             self._oldest_in_flight.labels(channel.value)
@@ -348,6 +314,18 @@ class Metrics:
     def set_ledger_writable(self, writable: bool) -> None:
         """Whether the last ledger write succeeded."""
         self._ledger_writable.set(1 if writable else 0)
+
+    def set_leader(self, leading: bool) -> None:
+        """Whether this replica leads (sends) or stands by (``kanari_leader``)."""
+        self._leader.set(1 if leading else 0)
+
+    def set_key_expiries(self, expiries: Mapping[str, float]) -> None:
+        """The expiry (Unix seconds) of each key that has one; keys left out lose their series."""
+        for key in self._key_names - set(expiries):
+            self._key_expiry.remove(key)
+        for key, expires in expiries.items():
+            self._key_expiry.labels(key).set(expires)
+        self._key_names = set(expiries)
 
     def beat(self, now: float) -> None:
         """The scheduler ticked at ``now``."""

@@ -1,28 +1,39 @@
 """The Alertmanager configuration ``config/alertmanager/alertmanager.yml``, generated from the registry.
 
-Routing tree (first match wins unless ``continue: true``)::
+Kanari shares Alertmanagers with other teams, so everything of its own is scoped: its routes sit in one
+subtree that matches only its alerts (``alertname=~"Kanari.+"`` and ``job="<alerting.job>"``), its
+receivers are all named ``kanari-...``, and every inhibition names Kanari's alerts on both sides and is
+``equal`` on the job (and on the channel or route it covers). The subtree is what a shared Alertmanager
+needs (``kanari render alertmanager`` prints it whole; the Kubernetes AlertmanagerConfig carries it)::
 
-    route (receiver operations-centre, group by alertname/channel/owner)
-    ├── alertname="Watchdog"                       → heartbeat (short intervals; stops here)
-    ├── (everything)                               → operations-centre        continue
-    ├── owner="ks"                                 → ks                       continue
-    ├── owner="digdir"                             → digdir                   continue
-    ├── owner="vendor", vendor="<id>"              → vendor-<id>              continue  (each vendor)
-    └── owner="municipality", municipality="<nr>"  → municipality-<nr>        continue  (each municipality)
+    route (receiver kanari-operations-centre; in a shared Alertmanager: that team's root)
+    └── alertname=~"Kanari.+", job="<job>"                      (group by alertname/channel/owner)
+        ├── alertname="KanariWatchdog"                          → kanari-heartbeat     (stops here)
+        ├── (every Kanari alert)                                → kanari-operations-centre  continue
+        ├── owner="ks", severity="critical"                     → kanari-ks-page            continue
+        ├── owner="ks", severity="warning"                      → kanari-ks-ticket          continue
+        ├── owner="digdir", severity=...                        → kanari-digdir-page/-ticket
+        ├── owner="vendor", vendor="<id>", severity=...         → kanari-vendor-<id>-page/-ticket
+        └── owner="municipality", municipality="<nr>", ...      → kanari-municipality-<nr>-page/-ticket
 
-The operations centre sees every alert (except the Watchdog ping, which has its own receiver); each owner
-additionally gets its own. A party without a configured receiver gets no route: the operations centre
-still sees its alerts.
+Critical alerts page (``-page``: ``alerting.ks``, a vendor's ``alert_receiver``, a municipality's
+``contacts``), warnings are tickets (``-ticket``: ``alerting.ks_ticket``, ``ticket_receiver``,
+``ticket_contacts``). The operations centre sees every Kanari alert but the ``KanariWatchdog`` ping,
+which goes to the heartbeat receiver only. A party without a receiver of a kind gets no route of that
+kind: the operations centre still sees those alerts.
 
-Inhibition:
+Inhibition (each scoped to Kanari's alerts and ``equal`` on ``job``):
 
-- ``KanariProbeDown`` or ``KanariHeartbeatStale`` mute every other alert except the Watchdog: a probe
-  that is down or stuck says nothing about the routes.
-- ``KanariChannelDown`` mutes the ``scope="route"`` alerts *of the same channel* (``equal: [channel]``);
-  the other channel's alerts go through.
+- ``KanariProbeDown`` or ``KanariHeartbeatStale`` mute the alerts about the monitored world
+  (``scope`` route, vendor or channel) of the same job: a probe that is down or stuck says nothing about
+  the routes. The probe's own alerts, the pipeline's and ``KanariWatchdog`` go through, and so does
+  every other team's alert.
+- ``KanariChannelDown`` mutes the ``scope="route"`` alerts *of the same channel* (``equal: [job,
+  channel]``); the other channel's alerts go through.
 - ``KanariFallbackToPaperPost`` mutes the same route's ``KanariRouteLosingCanaries`` for the same owner
   (the rejected canary is counted as a loss too).
 - A route alert that names an owner mutes the same route's ``KanariRouteSilent``.
+- A critical ``KanariKeyExpiring`` mutes the warning of the same key.
 
 E-mail goes through ``alerting.smtp`` (relay and sender). Without it the placeholder ``smtp.invalid:587``
 (the ``.invalid`` top-level domain can never resolve, RFC 2606) passes ``amtool check-config`` and cannot
@@ -31,6 +42,7 @@ leak mail anywhere until a deployment sets its relay.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -42,13 +54,17 @@ from probe.render.durations import prom_duration
 from probe.render.output import to_yaml
 from probe.render.timing import PRODUCTION, Timing
 
-OPERATIONS_CENTRE = "operations-centre"
-HEARTBEAT = "heartbeat"
+PREFIX = "kanari-"
+OPERATIONS_CENTRE = f"{PREFIX}operations-centre"
+HEARTBEAT = f"{PREFIX}heartbeat"
 SMTP_SMARTHOST = "smtp.invalid:587"
 SMTP_FROM = "kanari-alertmanager@kanari.invalid"
+KANARI_ALERTS = 'alertname=~"Kanari.+"'
+"""Every Kanari alert's name starts so (and no other team's should)."""
 
-# Alert names the inhibition rules refer to (the alert module defines them; kept literal here so this
+# Alert names the inhibition rules refer to (the alert modules define them; kept literal here so this
 # module reads on its own, and tests check both agree).
+WATCHDOG = "KanariWatchdog"
 PROBE_DOWN = ("KanariProbeDown", "KanariHeartbeatStale")
 ROUTE_LOSS_ALERTS = (
     "KanariFallbackToPaperPost",
@@ -57,10 +73,23 @@ ROUTE_LOSS_ALERTS = (
     "KanariRouteLosingCanaries",
     "KanariSendingFailing",
 )
+# The ``scope`` of the alerts about the monitored world, which a down probe says nothing about.
+WORLD_SCOPES = ("route", "vendor", "channel")
+# Which receiver of an owner each severity goes to: critical pages, warning tickets.
+KINDS = {"critical": "page", "warning": "ticket"}
 
 Integrations = dict[str, list[dict[str, Any]]]
 SinkUrl = Callable[[str], str]
 """Maps a receiver name to a webhook URL (tests point every receiver at a local sink)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Destination:
+    """One receiver: its name, the matchers of its route (besides the subtree's) and its integrations."""
+
+    name: str
+    matchers: tuple[str, ...]
+    integrations: Integrations
 
 
 def _integrations(webhooks: list[str], emails: list[str]) -> Integrations:
@@ -87,60 +116,119 @@ def _from_contacts(contacts: list[Contact]) -> Integrations:
     )
 
 
-def receivers(config: KanariConfig) -> list[tuple[str, list[str], Integrations]]:
-    """Every receiver as (name, matchers of its route, integrations); the operations centre and the
-    heartbeat first, then KS, Digdir, vendors (by id) and municipalities (by kommunenummer)."""
-    alerting = config.settings.alerting
-    found: list[tuple[str, list[str], Integrations]] = [
-        (HEARTBEAT, ['alertname="Watchdog"'], _from_receiver(alerting.heartbeat)),
-        (OPERATIONS_CENTRE, [], _from_receiver(alerting.operations_centre)),
-    ]
-    for name, receiver in ((Owner.KS.value, alerting.ks), (Owner.DIGDIR.value, alerting.digdir)):
-        if receiver is not None:
-            found.append((name, [f'owner="{name}"'], _from_receiver(receiver)))
-    for vendor_id in sorted(config.vendors):
-        vendor = config.vendors[vendor_id]
-        if vendor.alert_receiver is not None:
-            found.append(
-                (
-                    f"vendor-{vendor_id}",
-                    ['owner="vendor"', f'vendor="{vendor_id}"'],
-                    _from_receiver(vendor.alert_receiver),
-                )
-            )
-    for number in sorted(config.municipalities):
-        integrations = _from_contacts(config.municipalities[number].model.contacts)
+def _owner(
+    name: str, matchers: tuple[str, ...], page: Integrations, ticket: Integrations
+) -> list[Destination]:
+    """An owner's paging and ticket receivers (those that have an integration)."""
+    found = []
+    for severity, kind in KINDS.items():
+        integrations = page if kind == "page" else ticket
         if integrations:
-            found.append(
-                (f"municipality-{number}", ['owner="municipality"', f'municipality="{number}"'], integrations)
-            )
+            found.append(Destination(f"{name}-{kind}", (*matchers, f'severity="{severity}"'), integrations))
     return found
 
 
-def inhibit_rules() -> list[dict[str, Any]]:
-    """The inhibition rules (see the module docstring)."""
-    probe_down = "|".join(PROBE_DOWN)
+def receivers(config: KanariConfig) -> list[Destination]:
+    """Every receiver: the heartbeat and the operations centre first, then KS, Digdir, vendors (by id)
+    and municipalities (by kommunenummer), each with its paging and ticket receiver."""
+    alerting = config.settings.alerting
+    found = [
+        Destination(HEARTBEAT, (f'alertname="{WATCHDOG}"',), _from_receiver(alerting.heartbeat)),
+        Destination(OPERATIONS_CENTRE, (), _from_receiver(alerting.operations_centre)),
+    ]
+    for owner, page, ticket in (
+        (Owner.KS, alerting.ks, alerting.ks_ticket),
+        (Owner.DIGDIR, alerting.digdir, alerting.digdir_ticket),
+    ):
+        found += _owner(
+            f"{PREFIX}{owner.value}",
+            (f'owner="{owner.value}"',),
+            _from_receiver(page),
+            _from_receiver(ticket),
+        )
+    for vendor_id in sorted(config.vendors):
+        vendor = config.vendors[vendor_id]
+        found += _owner(
+            f"{PREFIX}vendor-{vendor_id}",
+            ('owner="vendor"', f'vendor="{vendor_id}"'),
+            _from_receiver(vendor.alert_receiver),
+            _from_receiver(vendor.ticket_receiver),
+        )
+    for number in sorted(config.municipalities):
+        model = config.municipalities[number].model
+        found += _owner(
+            f"{PREFIX}municipality-{number}",
+            ('owner="municipality"', f'municipality="{number}"'),
+            _from_contacts(model.contacts),
+            _from_contacts(model.ticket_contacts),
+        )
+    return found
+
+
+def inhibit_rules(job: str) -> list[dict[str, Any]]:
+    """The inhibition rules (see the module docstring), for the alerts of scrape job ``job``."""
+    own = [KANARI_ALERTS, f'job="{job}"']
     return [
         {
-            "source_matchers": [f'alertname=~"{probe_down}"'],
-            "target_matchers": [f'alertname!~"{probe_down}|Watchdog"'],
+            "source_matchers": [f'alertname=~"{"|".join(PROBE_DOWN)}"', f'job="{job}"'],
+            "target_matchers": [*own, f'scope=~"{"|".join(WORLD_SCOPES)}"'],
+            "equal": ["job"],
         },
         {
-            "source_matchers": ['alertname="KanariChannelDown"'],
-            "target_matchers": ['scope="route"'],
-            "equal": ["channel"],
+            "source_matchers": ['alertname="KanariChannelDown"', f'job="{job}"'],
+            "target_matchers": [*own, 'scope="route"'],
+            "equal": ["job", "channel"],
         },
         {
-            "source_matchers": ['alertname="KanariFallbackToPaperPost"'],
-            "target_matchers": ['alertname="KanariRouteLosingCanaries"'],
-            "equal": ["channel", "municipality", "owner"],
+            "source_matchers": ['alertname="KanariFallbackToPaperPost"', f'job="{job}"'],
+            "target_matchers": ['alertname="KanariRouteLosingCanaries"', f'job="{job}"'],
+            "equal": ["job", "channel", "municipality", "owner"],
         },
         {
-            "source_matchers": [f'alertname=~"{"|".join(ROUTE_LOSS_ALERTS)}"'],
-            "target_matchers": ['alertname="KanariRouteSilent"'],
-            "equal": ["channel", "municipality"],
+            "source_matchers": [f'alertname=~"{"|".join(ROUTE_LOSS_ALERTS)}"', f'job="{job}"'],
+            "target_matchers": ['alertname="KanariRouteSilent"', f'job="{job}"'],
+            "equal": ["job", "channel", "municipality"],
+        },
+        {
+            "source_matchers": ['alertname="KanariKeyExpiring"', 'severity="critical"', f'job="{job}"'],
+            "target_matchers": ['alertname="KanariKeyExpiring"', 'severity="warning"', f'job="{job}"'],
+            "equal": ["job", "key"],
         },
     ]
+
+
+def kanari_route(config: KanariConfig, timing: Timing = PRODUCTION) -> dict[str, Any]:
+    """The subtree holding every Kanari route: what a shared Alertmanager adds under its own root."""
+    routes: list[dict[str, Any]] = []
+    for destination in receivers(config):
+        if destination.name == HEARTBEAT:
+            routes.append(
+                {
+                    "receiver": destination.name,
+                    "matchers": list(destination.matchers),
+                    # The dead man's switch wants the ping at once and then every few minutes.
+                    "group_wait": "0s",
+                    "group_interval": prom_duration(timing.scaled(timing.heartbeat_group_interval)),
+                    "repeat_interval": prom_duration(timing.scaled(timing.heartbeat_repeat_interval)),
+                }
+            )
+            continue
+        route: dict[str, Any] = {"receiver": destination.name}
+        if destination.matchers:
+            route["matchers"] = list(destination.matchers)
+        route["continue"] = True
+        routes.append(route)
+    return {
+        "receiver": OPERATIONS_CENTRE,
+        "matchers": [KANARI_ALERTS, f'job="{config.settings.alerting.job}"'],
+        # One notification per alert kind, channel and owner: a vendor whose 240 municipalities all
+        # fail gets one message listing them, not 240.
+        "group_by": ["alertname", "channel", "owner"],
+        "group_wait": prom_duration(timing.scaled(timing.group_wait)),
+        "group_interval": prom_duration(timing.scaled(timing.group_interval)),
+        "repeat_interval": prom_duration(timing.scaled(timing.repeat_interval)),
+        "routes": routes,
+    }
 
 
 def alertmanager_config(
@@ -153,8 +241,8 @@ def alertmanager_config(
     """
     found = receivers(config)
     if sink is not None:
-        found = [(name, matchers, _integrations([sink(name)], [])) for name, matchers, _ in found]
-    uses_email = any("email_configs" in integrations for _, _, integrations in found)
+        found = [dataclasses.replace(d, integrations=_integrations([sink(d.name)], [])) for d in found]
+    uses_email = any("email_configs" in destination.integrations for destination in found)
     global_section: dict[str, Any] = {"resolve_timeout": prom_duration(timing.scaled(timing.resolve_timeout))}
     if uses_email:
         smtp = config.settings.alerting.smtp
@@ -162,40 +250,16 @@ def alertmanager_config(
             "smtp_smarthost": smtp.smarthost if smtp else SMTP_SMARTHOST,
             "smtp_from": smtp.sender if smtp else SMTP_FROM,
         }
-
-    routes: list[dict[str, Any]] = []
-    for name, matchers, _ in found:
-        if name == HEARTBEAT:
-            routes.append(
-                {
-                    "receiver": name,
-                    "matchers": matchers,
-                    # The dead man's switch wants the ping at once and then every few minutes.
-                    "group_wait": "0s",
-                    "group_interval": prom_duration(timing.scaled(timing.heartbeat_group_interval)),
-                    "repeat_interval": prom_duration(timing.scaled(timing.heartbeat_repeat_interval)),
-                }
-            )
-            continue
-        route: dict[str, Any] = {"receiver": name}
-        if matchers:
-            route["matchers"] = matchers
-        route["continue"] = True
-        routes.append(route)
     return {
         "global": global_section,
         "route": {
+            # Alerts of other teams, where this file is the whole Alertmanager's configuration.
             "receiver": OPERATIONS_CENTRE,
-            # One notification per alert kind, channel and owner: a vendor whose 240 municipalities all
-            # fail gets one message listing them, not 240.
-            "group_by": ["alertname", "channel", "owner"],
-            "group_wait": prom_duration(timing.scaled(timing.group_wait)),
-            "group_interval": prom_duration(timing.scaled(timing.group_interval)),
-            "repeat_interval": prom_duration(timing.scaled(timing.repeat_interval)),
-            "routes": routes,
+            "group_by": ["alertname"],
+            "routes": [kanari_route(config, timing)],
         },
-        "inhibit_rules": inhibit_rules(),
-        "receivers": [{"name": name, **integrations} for name, _, integrations in found],
+        "inhibit_rules": inhibit_rules(config.settings.alerting.job),
+        "receivers": [{"name": d.name, **d.integrations} for d in found],
     }
 
 

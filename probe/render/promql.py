@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 
 from probe.hops import Channel, Owner
 from probe.render.durations import prom_duration
@@ -56,3 +57,31 @@ def indent(text: str, spaces: int = 2) -> str:
     """``text`` with every line indented (for nesting expressions readably)."""
     pad = " " * spaces
     return "\n".join(pad + line if line else line for line in text.splitlines())
+
+
+# A Kanari series in an expression: a raw metric (``kanari_in_flight``, ``kanari_hop_seconds_bucket``) or
+# a recording rule (``channel:kanari_routes:count``), with its matchers if it has any. Recording rules are
+# named ``level:metric:operation`` and start with a label list, so neither kind can be confused with a
+# function, a label name or a quoted value.
+_SERIES = re.compile(
+    r"(?<![\w:])(?P<name>[a-z_]+:kanari_[a-z0-9_]+:[a-z0-9_]+|kanari_[a-z0-9_]+)(?![\w:(])"
+    r"(?P<matchers>\{[^}]*\})?"
+)
+
+
+def scoped(expr: str, raw: Sequence[str], recorded: Sequence[str] = ()) -> str:
+    """``expr`` with ``raw`` matchers added to every Kanari metric and ``recorded`` ones to every Kanari
+    recording rule (``'job="kanari"'``): the one place that confines a rule or a panel to one
+    deployment's scrape job, so no expression has to remember to.
+
+    Matchers go after the ones already written (``kanari_x{channel="portal",job="kanari"}``)."""
+
+    def add(match: re.Match[str]) -> str:
+        name = match.group("name")
+        extra = recorded if ":" in name else raw
+        if not extra:
+            return match.group(0)
+        written = (match.group("matchers") or "{}")[1:-1].strip().rstrip(",")
+        return selector(name, *([written] if written else []), *extra)
+
+    return _SERIES.sub(add, expr)

@@ -5,6 +5,10 @@ per-channel series instead of ``rate()`` over every route's counters) and let da
 what the alerts see. Names follow ``level:metric:operation``; windowed series carry the nominal window in
 a ``window`` label (see :mod:`probe.render.timing`).
 
+Every series they read and record is confined to the configured scrape job (``job="<alerting.job>"``,
+added by :func:`probe.render.alerts.rules.rule_groups`), so two deployments in one Prometheus never
+write the same series.
+
 Each group of the rule file starts with the recording rules its alerts read: Prometheus evaluates the
 rules of one group in order but the groups independently, so an alert reading a recording rule of
 another group could see it one evaluation late.

@@ -30,8 +30,10 @@ from probe.sandbox.credentials import (
 from probe.sandbox.settings import SandboxSettings
 
 SANDBOX_URL = "http://127.0.0.1:8700"
-# Paths are relative to config/sandbox/, where these files live.
+# Paths are relative to the configuration directory: config/sandbox/ in the checkout names the state of a
+# `kanari sandbox` started with its defaults; `kanari demo` writes its own copy beside its state.
 STATE = "../../var/sandbox"
+LEDGER = "../../var/demo/kanari.sqlite3"
 MARKER_KEY_FILE = "kanari-marker-ed25519.pem"
 # Demo timing at the sandbox's demo speed (60: a minute of the simulated world per second). Worst-case
 # normal latencies then are about 3 s to the portal receipt and 36 s to an Altinn fetch (municipalities
@@ -51,26 +53,27 @@ def _dump(data: object) -> str:
     return HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
 
 
-def kanari_yaml() -> str:
-    """``kanari.yaml`` of the demo."""
+def kanari_yaml(state: str = STATE, ledger: str = LEDGER) -> str:
+    """``kanari.yaml`` of the demo, naming the sandbox's state and the ledger by ``state`` and ``ledger``
+    (relative to the configuration directory)."""
     defaults = SandboxSettings()
     return _dump(
         {
             "instance": "kanari-demo",
             "listen": "127.0.0.1:9464",
-            "ledger": "../../var/demo/kanari.sqlite3",
-            "signing": {"key_file": f"{STATE}/{MARKER_KEY_FILE}", "key_id": "kanari-demo"},
+            "ledger": ledger,
+            "signing": {"key_file": f"{state}/{MARKER_KEY_FILE}", "key_id": "kanari-demo"},
             "maskinporten": {
                 "token_url": f"{SANDBOX_URL}/maskinporten/token",
                 "audience": f"{SANDBOX_URL}/maskinporten/",
                 "client_id": KANARI_CLIENT_ID,
-                "key_file": f"{STATE}/{CLIENT_KEY_FILE}",
+                "key_file": f"{state}/{CLIENT_KEY_FILE}",
                 "key_id": KANARI_KEY_ID,
             },
             # The sandbox issues one (fictional) business certificate for the Maskinporten client key.
             "business_certificate": {
-                "certificate_chain_file": f"{STATE}/{CLIENT_CHAIN_FILE}",
-                "key_file": f"{STATE}/{CLIENT_KEY_FILE}",
+                "certificate_chain_file": f"{state}/{CLIENT_CHAIN_FILE}",
+                "key_file": f"{state}/{CLIENT_KEY_FILE}",
             },
             "channels": {
                 "portal": {
@@ -78,7 +81,7 @@ def kanari_yaml() -> str:
                     "api_version": "auto",
                     "fiks_org_id": defaults.fiks_org_id,
                     "integrasjon_id": defaults.integrasjon_id,
-                    "integrasjon_passord": {"file": f"{STATE}/{INTEGRASJON_PASSORD_FILE}"},
+                    "integrasjon_passord": {"file": f"{state}/{INTEGRASJON_PASSORD_FILE}"},
                     **TIMING["portal"],
                 },
                 "altinn": {
@@ -103,15 +106,15 @@ def kanari_yaml() -> str:
     )
 
 
-def vendors_yaml() -> str:
-    """``vendors.yaml`` of the demo: the sandbox's fictional vendors."""
+def vendors_yaml(state: str = STATE) -> str:
+    """``vendors.yaml`` of the demo: the sandbox's fictional vendors (token files under ``state``)."""
     vendors = []
     for vendor in VENDORS:
         entry: dict[str, object] = {"id": vendor.id, "name": vendor.name}
         if vendor.readback == "static":
             auth: dict[str, object] = {
                 "type": "static",
-                "token": {"file": f"{STATE}/{readback_token_file(vendor.id)}"},
+                "token": {"file": f"{state}/{readback_token_file(vendor.id)}"},
             }
             entry["readback"] = {"base_url": f"{SANDBOX_URL}/vendors/{vendor.id}", "auth": auth}
         elif vendor.readback == "maskinporten":
@@ -151,17 +154,17 @@ def municipality_files(registry: Registry) -> dict[str, str]:
     return files
 
 
-def render(registry: Registry | None = None) -> dict[str, str]:
+def render(registry: Registry | None = None, *, state: str = STATE, ledger: str = LEDGER) -> dict[str, str]:
     """Every file of the demo configuration, by path relative to the configuration directory."""
-    files = {"kanari.yaml": kanari_yaml(), "vendors.yaml": vendors_yaml()}
+    files = {"kanari.yaml": kanari_yaml(state, ledger), "vendors.yaml": vendors_yaml(state)}
     for name, text in municipality_files(registry or packaged_registry()).items():
         files[f"municipalities/{name}"] = text
     return files
 
 
-def write(directory: Path) -> None:
+def write(directory: Path, *, state: str = STATE, ledger: str = LEDGER) -> None:
     """Write the demo configuration into ``directory`` (removing municipality files no longer made)."""
-    files = render()
+    files = render(state=state, ledger=ledger)
     municipalities = directory / "municipalities"
     municipalities.mkdir(parents=True, exist_ok=True)
     for stale in municipalities.glob("*.yaml"):

@@ -390,8 +390,19 @@ def test_key_cannot_be_written_where_there_is_no_directory(tmp_path: Path) -> No
         generate_signing_key(tmp_path / "missing" / "marker.pem")
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
-def test_key_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+@pytest.mark.parametrize(
+    ("mode", "problem"),
+    [
+        (0o644, "readable by others"),
+        (0o604, "readable by others"),
+        (0o444, "readable by others"),
+        (0o664, "readable by others"),
+        (0o660, "writable by its group"),
+        (0o620, "writable by its group"),
+        (0o650, "writable by its group"),
+    ],
+)
+def test_key_others_can_read_or_the_group_write_is_refused(tmp_path: Path, mode: int, problem: str) -> None:
     path = tmp_path / "marker.pem"
     generate_signing_key(path)
     path.chmod(mode)
@@ -401,9 +412,21 @@ def test_key_readable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
 
     error = caught.value
     assert (error.file, error.field, error.value) == (str(path), "key_file", str(path))
-    assert f"readable by others (mode {oct(mode)})" in error.message
-    assert error.hint == f"chmod 600 {path}"
+    assert f"{problem} (mode {oct(mode)})" in error.message
+    assert (
+        error.hint == f"chmod 600 {path} (or 0440 with the file's group, as a Kubernetes Secret is mounted)"
+    )
     assert "PRIVATE KEY" not in str(error)
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400, 0o640, 0o440])
+def test_key_the_owner_or_its_group_can_read_is_accepted(tmp_path: Path, mode: int) -> None:
+    # 0440 with the pod's fsGroup is how Kubernetes mounts a Secret for a non-root container.
+    path = tmp_path / "marker.pem"
+    generate_signing_key(path)
+    path.chmod(mode)
+
+    assert isinstance(load_signing_key(path), Ed25519PrivateKey)
 
 
 def test_missing_key_file_is_a_config_error(tmp_path: Path) -> None:

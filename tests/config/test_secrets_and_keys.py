@@ -69,7 +69,7 @@ def test_secret_file_readable_by_others_is_a_warning(valid_config: ConfigDir) ->
     assert result.errors == []
     assert result.warnings == [
         f"kanari.yaml:18: channels.portal.integrasjon_passord: secret file {path} is readable by others "
-        f"(mode 0o644); chmod 600 {path}"
+        f"(mode 0o644); chmod 600 {path} (or 0440 with the file's group, as a Kubernetes Secret is mounted)"
     ]
 
 
@@ -91,11 +91,32 @@ def test_unreadable_key_file(valid_config: ConfigDir) -> None:
 
 def test_key_file_readable_by_others(valid_config: ConfigDir) -> None:
     path = valid_config.path / "secrets/marker.pem"
-    path.chmod(0o640)
+    path.chmod(0o444)
     assert only(valid_config) == (
-        f"kanari.yaml:5: signing.key_file: key file is readable by others (mode 0o640) (value: '{path}'); "
-        f"fix: chmod 600 {path}"
+        f"kanari.yaml:5: signing.key_file: key file is readable by others (mode 0o444) (value: '{path}'); "
+        f"fix: chmod 600 {path} (or 0440 with the file's group, as a Kubernetes Secret is mounted)"
     )
+
+
+def test_key_file_from_the_environment_names_the_variable(valid_config: ConfigDir) -> None:
+    # The key's path set by KANARI_SIGNING__KEY_FILE: the error blames the variable, not kanari.yaml:5.
+    path = valid_config.path / "secrets/elsewhere.pem"
+    path.write_bytes((valid_config.path / "secrets/marker.pem").read_bytes())
+    path.chmod(0o664)
+    result = valid_config.check(KANARI_SIGNING__KEY_FILE=str(path))
+    assert [str(error) for error in result.errors] == [
+        "environment variable KANARI_SIGNING__KEY_FILE: signing.key_file: key file is readable by others "
+        f"(mode 0o664) "
+        f"(value: '{path}'); fix: chmod 600 {path} (or 0440 with the file's group, as a Kubernetes Secret "
+        "is mounted)"
+    ]
+
+
+def test_secret_style_key_files_are_accepted(valid_config: ConfigDir) -> None:
+    # Every key mounted as Kubernetes mounts a Secret for a non-root pod: 0440, group of its fsGroup.
+    for name in ("marker.pem", "maskinporten.pem"):
+        (valid_config.path / "secrets" / name).chmod(0o440)
+    assert valid_config.check().errors == []
 
 
 def test_key_file_that_is_not_a_key(valid_config: ConfigDir) -> None:
@@ -266,6 +287,7 @@ def test_no_secret_field_of_vendors_yaml_echoes_its_value(
 def test_secret_paths_cover_every_secret() -> None:
     assert sorted(".".join(map(str, path)) for path in secret_paths(ProbeSettings)) == [
         "channels.portal.integrasjon_passord",
+        "ledger_postgres.password",
         "metrics.basic_auth_password",
     ]
     assert [".".join(map(str, path)) for path in secret_paths(VendorsFile)] == [

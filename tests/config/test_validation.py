@@ -427,7 +427,7 @@ def test_kommunenummer_of_three_digits(valid_config: ConfigDir) -> None:
             "    alert_reciever: {email: vakt@plain.example}",
             "vendors.yaml:12: vendors[1].alert_reciever: unknown field (value: '<mapping>'); fix: did you "
             "mean "
-            "'alert_receiver'? (the fields here are id, name, readback, alert_receiver)",
+            "'alert_receiver'? (the fields here are id, name, readback, alert_receiver, ticket_receiver)",
         ),
         (
             "municipalities/0301-oslo.yaml",
@@ -455,7 +455,7 @@ def test_misspelt_required_field_says_both(valid_config: ConfigDir) -> None:
         "vendors.yaml>",
         "municipalities/4601-bergen.yaml:3: vendr: unknown field (value: 'fjordsys'); fix: did you mean "
         "'vendor'? (the fields here are kommunenummer, name, organisasjonsnummer, vendor, bydel, channels, "
-        "contacts)",
+        "contacts, ticket_contacts)",
     ]
 
 

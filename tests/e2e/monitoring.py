@@ -49,9 +49,10 @@ class Notification:
 
 
 class Sinks:
-    """An HTTP server taking Alertmanager webhook posts at ``/<receiver>``."""
+    """An HTTP server taking Alertmanager webhook posts at ``/<receiver>``; the receivers in ``failing``
+    answer 400 (a broken webhook: Alertmanager does not retry a 4xx) and record nothing."""
 
-    def __init__(self) -> None:
+    def __init__(self, failing: frozenset[str] = frozenset()) -> None:
         self.notifications: list[Notification] = []
         self._lock = threading.Lock()
         sinks = self
@@ -60,6 +61,10 @@ class Sinks:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 receiver = self.path.strip("/")
+                if receiver in failing:
+                    self.send_response(400)
+                    self.end_headers()
+                    return
                 with sinks._lock:
                     for alert in body["alerts"]:
                         sinks.notifications.append(Notification(receiver, alert["status"], alert["labels"]))
@@ -112,16 +117,29 @@ class Stack:
 
     def alertmanager_alerts(self) -> list[dict[str, Any]]:
         """Alertmanager's view of its alerts: labels, ``status.state`` (``active``, ``suppressed``,
-        ``unprocessed``) and the receivers each routes to."""
+        ``unprocessed``), ``status.inhibitedBy`` and the receivers each routes to."""
         answer = httpx.get(f"{self.alertmanager_url}/api/v2/alerts", timeout=10)
         answer.raise_for_status()
         alerts: list[dict[str, Any]] = answer.json()
         return alerts
 
+    def post_alerts(self, *label_sets: dict[str, str]) -> None:
+        """Fire alerts straight into Alertmanager, as another team's Prometheus would (for an hour)."""
+        now = time.time()
+        alerts = [
+            {"labels": labels, "startsAt": _rfc3339(now - 1), "endsAt": _rfc3339(now + 3600)}
+            for labels in label_sets
+        ]
+        httpx.post(f"{self.alertmanager_url}/api/v2/alerts", json=alerts, timeout=10).raise_for_status()
+
     def firing(self) -> list[dict[str, Any]]:
         """Alerts Prometheus considers firing."""
         alerts = httpx.get(f"{self.prometheus_url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
         return [alert for alert in alerts if alert["state"] == "firing"]
+
+
+def _rfc3339(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def settled(stack: Stack, sinks: Sinks) -> bool:
@@ -158,9 +176,16 @@ def wait_until_answering(url: str, process: subprocess.Popen[bytes], log: Path) 
 
 
 @contextlib.contextmanager
-def monitoring_stack(directory: Path, probe_port: int, rules: str, alertmanager: str) -> Iterator[Stack]:
-    """Prometheus (scraping the probe and evaluating ``rules`` every second) and Alertmanager
-    (with the ``alertmanager`` configuration), until the block ends."""
+def monitoring_stack(
+    directory: Path,
+    probe_port: int | tuple[int, ...],
+    rules: str,
+    alertmanager: str,
+    job: str = "kanari",
+) -> Iterator[Stack]:
+    """Prometheus (scraping the probe, or each replica of ``probe_port``, as job ``job`` and Alertmanager
+    as ``alertmanager``, and evaluating ``rules`` (``directory / "rules.yml"``) every second) and
+    Alertmanager (with the ``alertmanager`` configuration), until the block ends."""
     require_servers()
     assert PROMETHEUS is not None
     assert ALERTMANAGER is not None
@@ -168,12 +193,15 @@ def monitoring_stack(directory: Path, probe_port: int, rules: str, alertmanager:
     am_port, prom_port = free_port(), free_port()
     (directory / "rules.yml").write_text(rules)
     (directory / "alertmanager.yml").write_text(alertmanager)
+    ports = probe_port if isinstance(probe_port, tuple) else (probe_port,)
     prometheus_config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(directory / "rules.yml")],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]}]},
         "scrape_configs": [
-            {"job_name": "kanari", "static_configs": [{"targets": [f"127.0.0.1:{probe_port}"]}]}
+            {"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{port}" for port in ports]}]},
+            # Its own notification counters, which KanariAlertmanagerFailing reads.
+            {"job_name": "alertmanager", "static_configs": [{"targets": [f"127.0.0.1:{am_port}"]}]},
         ],
     }
     (directory / "prometheus.yml").write_text(yaml.safe_dump(prometheus_config))

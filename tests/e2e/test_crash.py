@@ -184,7 +184,7 @@ def consistent_scrape(url: str, ledger_path: Path) -> tuple[dict[Sample, float],
     (the probe commits and moves its counters within one tick, never between)."""
     names = {name for name, _ in COUNTERS.values()}
     for _ in range(20):
-        ledger = Ledger(ledger_path)
+        ledger = Ledger.open_read_only(ledger_path)  # beside the running probe, which holds the lock
         first = ledger.counts()
         text = httpx.get(url).text
         second = ledger.counts()

@@ -15,7 +15,7 @@ import pytest
 from probe.channels.base import Observation
 from probe.errors import LedgerError
 from probe.hops import Hop
-from probe.ledger.sqlite import Ledger
+from probe.ledger.store import LedgerStore
 from probe.lifecycle.record import State
 from tests.engine.kit import LABELS, PORTAL, START, FakeReadback, portal_adapter, probe
 from tests.ledger_view import all_records
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.anyio
 
 
 @contextlib.contextmanager
-def full_disk(ledger: Ledger) -> Iterator[None]:
+def full_disk(ledger: LedgerStore) -> Iterator[None]:
     """Every write fails as SQLite fails on a full disk (``tests/ledger`` fills a real database to show
     the ledger raises exactly this), until the block ends."""
     real_save = ledger.save

@@ -94,7 +94,11 @@ async def test_health_readiness_keys_and_metrics() -> None:
         assert (await http.get("/healthz")).status_code == 200
         ready = await http.get("/readyz")
         assert ready.status_code == 200
-        assert ready.json() == {"ready": True, "conditions": {"scheduler": True, "ledger": True}}
+        assert ready.json() == {
+            "ready": True,
+            "role": "leader",
+            "conditions": {"scheduler": True, "ledger": True},
+        }
         keys = await http.get(JWKS_PATH)
         assert keys.json() == JWKS
         metrics = await http.get("/metrics")

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from probe.ledger.lock import lock_path
+
 # The tables as schema version 1 wrote them (before api_version, diagnostics and counters).
 SCHEMA_1 = """
 CREATE TABLE canaries (
@@ -95,13 +97,17 @@ def snapshot(path: Path) -> Snapshot:
     """Bytes and modification time of the ledger's content, ``path`` and its ``-wal`` where there is
     one, and the names of every file beside it (nothing may appear). The ``-shm`` is SQLite's index of
     the ``-wal`` in shared memory, which any reader rebuilds when it finds it stale: only its presence
-    counts."""
+    counts. The lock file (:mod:`probe.ledger.lock`) is left out: a refused read-write open has taken
+    the lock before it found the problem, and the file stays for the next holder."""
     taken: Snapshot = {
         name: (candidate.read_bytes(), candidate.stat().st_mtime_ns)
         for name in (path.name, f"{path.name}-wal")
         if (candidate := path.with_name(name)).exists()
     }
-    taken["(directory)"] = ("\n".join(sorted(p.name for p in path.parent.iterdir())).encode(), 0)
+    taken["(directory)"] = (
+        "\n".join(sorted(p.name for p in path.parent.iterdir() if p != lock_path(path))).encode(),
+        0,
+    )
     return taken
 
 

@@ -8,6 +8,7 @@ import dataclasses
 from collections.abc import Iterable
 
 from probe.hops import Channel, Verdict
+from probe.ledger.postgres import PostgresLedger
 from probe.ledger.rows import LedgerCount, ledger_count
 from probe.ledger.sqlite import Ledger
 from probe.lifecycle.counters import counter_keys
@@ -69,7 +70,7 @@ def expected(records: list[CanaryRecord]) -> Answers:
     )
 
 
-def answers(ledger: Ledger) -> Answers:
+def answers(ledger: Ledger | PostgresLedger) -> Answers:
     """What ``ledger`` answers (open records in creation order; ties do not occur in these tests)."""
     return Answers(
         last_created=ledger.last_created(),

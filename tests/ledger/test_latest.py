@@ -8,7 +8,7 @@ import dataclasses
 import random
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,6 +53,21 @@ def _advance(record: CanaryRecord, rng: random.Random) -> None:
         record.state = State.CLOSED
 
 
+def random_batches(records: list[CanaryRecord], rng: random.Random) -> Iterator[list[CanaryRecord]]:
+    """Every canary at every step of its life (four saves each), in batches of one to eight saves that
+    mix routes and steps, each canary advanced one step just before the batch holding it is saved."""
+    steps = [record for record in records for _ in range(4)]
+    rng.shuffle(steps)
+    while steps:
+        size = rng.randint(1, 8)
+        batch, steps = steps[:size], steps[size:]
+        unique = {record.id: record for record in batch}
+        for record in unique.values():
+            if record.state is not State.CLOSED:
+                _advance(record, rng)
+        yield list(unique.values())
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_save_keeps_each_routes_newest_canaries_as_the_rows_say(tmp_path: Path, seed: int) -> None:
     # Canaries on three routes, created in any order (times drawn without repeats), each saved at every
@@ -64,18 +79,10 @@ def test_save_keeps_each_routes_newest_canaries_as_the_rows_say(tmp_path: Path, 
         canary(number, float(at), municipality=rng.choice(["4601", "0301"]))
         for number, at in enumerate(times)
     ]
-    steps = [record for record in records for _ in range(4)]
-    rng.shuffle(steps)
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     try:
-        while steps:
-            size = rng.randint(1, 8)
-            batch, steps = steps[:size], steps[size:]
-            unique = {record.id: record for record in batch}
-            for record in unique.values():
-                if record.state is not State.CLOSED:
-                    _advance(record, rng)
-            ledger.save(unique.values())
+        for batch in random_batches(records, rng):
+            ledger.save(batch)
             rows = all_records(ledger)
             assert dataclasses.replace(answers(ledger), counts={}) == dataclasses.replace(
                 expected(rows), counts={}

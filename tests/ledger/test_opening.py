@@ -239,7 +239,8 @@ def test_read_only_open_reads_a_read_only_file_in_a_read_only_directory(tmp_path
         finally:
             ledger.close()
     assert snapshot(path) == before
-    assert sorted(p.name for p in path.parent.iterdir()) == ["kanari.sqlite3"]
+    # The lock file is what the writing open (written_ledger) left; the read-only look added nothing.
+    assert sorted(p.name for p in path.parent.iterdir()) == ["kanari.sqlite3", "kanari.sqlite3.lock"]
 
 
 def test_read_only_open_sees_rows_still_in_the_wal_of_a_running_probe(tmp_path: Path) -> None:

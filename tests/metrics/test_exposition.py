@@ -10,17 +10,20 @@ from __future__ import annotations
 import asyncio
 import gzip
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.metrics_core import CounterMetricFamily, Metric
 
 from probe.metrics.exposition import (
     RENDER_BUCKETS,
     RENDER_SECONDS,
+    VOLATILE_MAX_AGE,
     Exposition,
     Family,
     RouteSeries,
+    Volatile,
     gzip_parts,
 )
 
@@ -157,3 +160,55 @@ def test_render_times_are_described_for_the_duplicate_name_check() -> None:
     probe = Probe()
     with pytest.raises(ValueError, match=RENDER_SECONDS):
         Counter(RENDER_SECONDS, "A clash.", registry=probe.registry)
+
+
+class Ticking:
+    """A collector whose value changes on every read (as the process's CPU time does)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def collect(self) -> Iterator[Metric]:
+        self.reads += 1
+        family = CounterMetricFamily("process_example_cpu_seconds", "Example CPU time.")
+        family.add_metric([], float(self.reads))
+        yield family
+
+
+class VolatileProbe(Probe):
+    """:class:`Probe` plus a volatile collector and a clock the test moves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = 100.0
+        self.ticking = Ticking()
+        volatile = Volatile(self.ticking)
+        self.registry.register(volatile)
+        self.exposition = Exposition(self.registry, self.series, volatile, clock=lambda: self.now)
+
+
+@pytest.mark.anyio
+async def test_volatile_collectors_do_not_spoil_the_cache_but_never_go_stale() -> None:
+    probe = VolatileProbe()
+    first = await probe.exposition.gzip()
+    assert "process_example_cpu_seconds_total" in single_member(first).decode()
+    assert "process_example_cpu_seconds_total" in probe.exposition.text().decode()
+    # Within the volatile age, its ever-changing value does not make a new body.
+    probe.now += VOLATILE_MAX_AGE / 2
+    assert await probe.exposition.gzip() is first
+    # Past it, the body is made again with the current value, although nothing else changed.
+    probe.now += VOLATILE_MAX_AGE
+    second = await probe.exposition.gzip()
+    assert second is not first
+    assert single_member(second) != single_member(first)
+    assert await probe.exposition.gzip() is second
+
+
+@pytest.mark.anyio
+async def test_a_change_of_the_ordinary_collectors_is_served_at_once_with_volatile_ones() -> None:
+    probe = VolatileProbe()
+    first = await probe.exposition.gzip()
+    probe.ordinary.inc()
+    second = await probe.exposition.gzip()
+    assert second is not first
+    assert "kanari_example_ordinary_total 1.0" in single_member(second).decode()

@@ -139,3 +139,43 @@ def test_hop_time_reading_errors_are_counted_per_channel_and_hop(metrics: Metric
     assert value(metrics, "kanari_hop_time_reading_errors_total", channel="portal", hop="forwarded") == 0
     metrics.hop_time_reading_error(Channel.PORTAL, Hop.FORWARDED)
     assert value(metrics, "kanari_hop_time_reading_errors_total", channel="portal", hop="forwarded") == 1
+
+
+def test_marker_rejections_exist_at_zero_per_channel_and_vendor_and_leave_with_the_routes(
+    metrics: Metrics,
+) -> None:
+    # At 0 from the start, so the panels show 0 and increase() sees the first rejection.
+    assert value(metrics, "kanari_marker_rejections_total", channel="portal", vendor="nordlys") == 0
+    metrics.marker_rejected(Channel.PORTAL, "nordlys")
+    assert value(metrics, "kanari_marker_rejections_total", channel="portal", vendor="nordlys") == 1
+    moved = dataclasses.replace(ROUTE, vendor="fjordsys")
+    metrics.set_routes([moved])
+    assert value(metrics, "kanari_marker_rejections_total", channel="portal", vendor="nordlys") is None
+    assert value(metrics, "kanari_marker_rejections_total", channel="portal", vendor="fjordsys") == 0
+
+
+def test_a_probe_leads_until_told_it_stands_by(metrics: Metrics) -> None:
+    assert value(metrics, "kanari_leader") == 1
+    metrics.set_leader(False)
+    assert value(metrics, "kanari_leader") == 0
+    metrics.set_leader(True)
+    assert value(metrics, "kanari_leader") == 1
+
+
+def test_key_expiries_only_for_keys_that_expire(metrics: Metrics) -> None:
+    metrics.set_key_expiries({"business_certificate": 1_800_000_000.0, "maskinporten": 1_790_000_000.0})
+    assert value(metrics, "kanari_key_expiry_timestamp_seconds", key="business_certificate") == 1.8e9
+    assert value(metrics, "kanari_key_expiry_timestamp_seconds", key="maskinporten") == 1.79e9
+    assert value(metrics, "kanari_key_expiry_timestamp_seconds", key="marker") is None
+    # A key that no longer has a certificate (maskinporten moved to a registered kid) loses its series.
+    metrics.set_key_expiries({"business_certificate": 1_800_000_000.0})
+    assert value(metrics, "kanari_key_expiry_timestamp_seconds", key="maskinporten") is None
+
+
+def test_process_metrics_are_served_beside_kanaris_own(metrics: Metrics) -> None:
+    text = metrics.exposition().decode()
+    for name in ("process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds"):
+        assert any(line.startswith(f"{name} ") for line in text.splitlines()), name
+    assert "python_info{" in text
+    assert value(metrics, "process_start_time_seconds") is not None
+    assert "kanari_leader 1.0" in text

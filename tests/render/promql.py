@@ -35,6 +35,8 @@ DEFAULT_VARIABLES: dict[str, str] = {
     "datasource": "prometheus",
     "vendor": "example-vendor",
     "municipality": "4601",
+    "job": "kanari",
+    "instance": ".*",
 }
 
 

@@ -1,5 +1,7 @@
-"""The Alertmanager configuration: committed file current, amtool check-config, and a table of label
-sets and the receivers amtool routes them to."""
+"""The Alertmanager configuration: committed file current, amtool check-config, a table of label sets and
+the receivers amtool routes them to (critical pages the owner, warning tickets it, KanariWatchdog reaches
+the heartbeat only, other teams' alerts never enter Kanari's subtree), and inhibitions scoped to Kanari's
+own alerts."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import pytest
 import yaml
 
 from probe.config.loader import KanariConfig
-from probe.render.alertmanager import alertmanager_config, render_alertmanager
+from probe.render.alertmanager import alertmanager_config, kanari_route, render_alertmanager
 from probe.render.alerts import rule_groups
 from probe.render.artefacts import ALERTMANAGER_PATH
 from probe.render.timing import PRODUCTION
@@ -18,146 +20,78 @@ from tests.conftest import ROOT
 from tests.render.conftest import run
 
 COMMITTED = ROOT / ALERTMANAGER_PATH
-OPS = "operations-centre"
+OPS = "kanari-operations-centre"
+KANARI = {"job": "kanari"}
+CRITICAL = {**KANARI, "severity": "critical"}
+WARNING = {**KANARI, "severity": "warning"}
+BERGEN_PORTAL = {"municipality": "4601", "vendor": "example-vendor", "channel": "portal", "scope": "route"}
 
 # (labels of an alert, the receivers it must reach, in routing order).
 ROUTING = [
-    ({"alertname": "Watchdog", "owner": "ops", "channel": "all"}, ["heartbeat"]),
-    (
-        {
-            "alertname": "KanariRouteLosingCanaries",
-            "owner": "vendor",
-            "vendor": "example-vendor",
-            "municipality": "4601",
-            "channel": "portal",
-            "hop": "receipted",
-            "scope": "route",
-        },
-        [OPS, "vendor-example-vendor"],
-    ),
-    (
-        {
-            "alertname": "KanariReceiptWithoutRecord",
-            "owner": "vendor",
-            "vendor": "another-vendor",
-            "municipality": "0301",
-            "channel": "portal",
-            "scope": "route",
-        },
-        [OPS, "vendor-another-vendor"],
-    ),
-    (
-        {
-            "alertname": "KanariFallbackToPaperPost",
-            "owner": "vendor",
-            "vendor": "no-readback-vendor",
-            "municipality": "1580",
-            "channel": "portal",
-            "scope": "route",
-        },
-        [OPS, "vendor-no-readback-vendor"],
-    ),
-    (
-        {
-            "alertname": "KanariRouteLosingCanaries",
-            "owner": "ks",
-            "vendor": "example-vendor",
-            "municipality": "4601",
-            "channel": "portal",
-            "hop": "forwarded",
-            "scope": "route",
-        },
-        [OPS, "ks"],
-    ),
-    ({"alertname": "KanariChannelDown", "owner": "ks", "channel": "portal", "scope": "channel"}, [OPS, "ks"]),
-    (
-        {"alertname": "KanariChannelDown", "owner": "digdir", "channel": "altinn", "scope": "channel"},
-        [OPS, "digdir"],
-    ),
-    (
-        {
-            "alertname": "KanariPublishedNeverFetched",
-            "owner": "municipality",
-            "municipality": "4601",
-            "vendor": "example-vendor",
-            "channel": "altinn",
-            "scope": "route",
-        },
-        [OPS, "municipality-4601"],
-    ),
-    (
-        {
-            "alertname": "KanariRouteLosingCanaries",
-            "owner": "municipality",
-            "municipality": "0301",
-            "vendor": "another-vendor",
-            "channel": "altinn",
-            "hop": "read",
-            "scope": "route",
-        },
-        [OPS, "municipality-0301"],
-    ),
+    # The dead man's switch reaches the heartbeat receiver and nobody else.
+    ({"alertname": "KanariWatchdog", "owner": "ops", "channel": "all", "severity": "none", **KANARI},
+     ["kanari-heartbeat"]),
+    # A vendor's critical alert pages that vendor; its warning tickets it.
+    ({"alertname": "KanariRouteLosingCanaries", "owner": "vendor", "hop": "receipted", **BERGEN_PORTAL,
+      **CRITICAL}, [OPS, "kanari-vendor-example-vendor-page"]),
+    ({"alertname": "KanariCleanupFailing", "owner": "vendor", **BERGEN_PORTAL, **WARNING},
+     [OPS, "kanari-vendor-example-vendor-ticket"]),
+    ({"alertname": "KanariReceiptWithoutRecord", "owner": "vendor", "vendor": "another-vendor",
+      "municipality": "0301", "channel": "portal", "scope": "route", **CRITICAL},
+     [OPS, "kanari-vendor-another-vendor-page"]),
+    ({"alertname": "KanariProbeBlind", "owner": "vendor", "vendor": "another-vendor", "channel": "portal",
+      "scope": "vendor", **WARNING}, [OPS, "kanari-vendor-another-vendor-ticket"]),
+    # A vendor without a ticket receiver: its warnings reach the operations centre only.
+    ({"alertname": "KanariFallbackToPaperPost", "owner": "vendor", "vendor": "no-readback-vendor",
+      "municipality": "1580", "channel": "portal", "scope": "route", **CRITICAL},
+     [OPS, "kanari-vendor-no-readback-vendor-page"]),
+    ({"alertname": "KanariCleanupFailing", "owner": "vendor", "vendor": "no-readback-vendor",
+      "municipality": "1580", "channel": "portal", "scope": "route", **WARNING}, [OPS]),
+    ({"alertname": "KanariRouteLosingCanaries", "owner": "ks", "hop": "forwarded", **BERGEN_PORTAL,
+      **CRITICAL}, [OPS, "kanari-ks-page"]),
+    ({"alertname": "KanariChannelDown", "owner": "ks", "channel": "portal", "scope": "channel", **CRITICAL},
+     [OPS, "kanari-ks-page"]),
+    ({"alertname": "KanariStatusChecksFailing", "owner": "ks", "channel": "portal", "target": "portal",
+      "scope": "channel", **WARNING}, [OPS, "kanari-ks-ticket"]),
+    ({"alertname": "KanariChannelDown", "owner": "digdir", "channel": "altinn", "scope": "channel",
+      **CRITICAL}, [OPS, "kanari-digdir-page"]),
+    ({"alertname": "KanariStatusChecksFailing", "owner": "digdir", "channel": "altinn", "target": "altinn",
+      "scope": "channel", **WARNING}, [OPS, "kanari-digdir-ticket"]),
+    # A municipality's critical alert pages its contacts, its warning (any Kanari warning it owns: the
+    # routing reads labels only) its ticket contacts.
+    ({"alertname": "KanariPublishedNeverFetched", "owner": "municipality", "municipality": "4601",
+      "vendor": "example-vendor", "channel": "altinn", "scope": "route", **CRITICAL},
+     [OPS, "kanari-municipality-4601-page"]),
+    ({"alertname": "KanariRouteOverdue", "owner": "municipality", "municipality": "4601",
+      "vendor": "example-vendor", "channel": "altinn", "scope": "route", **WARNING},
+     [OPS, "kanari-municipality-4601-ticket"]),
+    ({"alertname": "KanariRouteLosingCanaries", "owner": "municipality", "municipality": "0301",
+      "vendor": "another-vendor", "channel": "altinn", "hop": "read", "scope": "route", **CRITICAL},
+     [OPS, "kanari-municipality-0301-page"]),
     # Haram has no contact: the operations centre alone.
-    (
-        {
-            "alertname": "KanariPublishedNeverFetched",
-            "owner": "municipality",
-            "municipality": "1580",
-            "vendor": "no-readback-vendor",
-            "channel": "altinn",
-            "scope": "route",
-        },
-        [OPS],
-    ),
-    # A vendor never hears another vendor's alerts, nor a municipality-owned one on its route.
-    (
-        {
-            "alertname": "KanariPublishedNeverFetched",
-            "owner": "municipality",
-            "municipality": "4601",
-            "vendor": "example-vendor",
-            "channel": "altinn",
-        },
-        [OPS, "municipality-4601"],
-    ),
-    (
-        {
-            "alertname": "KanariProbeBlind",
-            "owner": "ops",
-            "vendor": "example-vendor",
-            "channel": "portal",
-            "scope": "vendor",
-            "severity": "warning",
-        },
-        [OPS],
-    ),
-    (
-        {"alertname": "KanariProbeBlind", "owner": "vendor", "vendor": "unknown-vendor", "channel": "portal"},
-        [OPS],
-    ),
-    (
-        {
-            "alertname": "KanariSendingFailing",
-            "owner": "ops",
-            "vendor": "example-vendor",
-            "municipality": "4601",
-            "channel": "portal",
-            "reason": "auth",
-        },
-        [OPS],
-    ),
-    ({"alertname": "KanariErrorBudgetBurn", "owner": "ops", "channel": "portal", "window": "1h"}, [OPS]),
-    ({"alertname": "KanariProbeDown", "owner": "ops", "channel": "all", "scope": "probe"}, [OPS]),
-    (
-        {
-            "alertname": "KanariStatusChecksFailing",
-            "owner": "digdir",
-            "channel": "altinn",
-            "target": "altinn",
-        },
-        [OPS, "digdir"],
-    ),
-]
+    ({"alertname": "KanariPublishedNeverFetched", "owner": "municipality", "municipality": "1580",
+      "vendor": "no-readback-vendor", "channel": "altinn", "scope": "route", **CRITICAL}, [OPS]),
+    # The probe's own state goes to the operations centre, never to a vendor.
+    ({"alertname": "KanariProbeBlind", "owner": "ops", "vendor": "example-vendor", "channel": "portal",
+      "scope": "vendor", **WARNING}, [OPS]),
+    ({"alertname": "KanariSendingFailing", "owner": "ops", "channel": "portal", "reason": "auth",
+      **BERGEN_PORTAL, **CRITICAL}, [OPS]),
+    ({"alertname": "KanariErrorBudgetBurn", "owner": "ops", "channel": "portal", "window": "1h",
+      **CRITICAL}, [OPS]),
+    ({"alertname": "KanariProbeDown", "owner": "ops", "channel": "all", "scope": "probe", **CRITICAL}, [OPS]),
+    ({"alertname": "KanariAlertmanagerFailing", "owner": "ops", "channel": "all", "scope": "probe",
+      "integration": "webhook", **CRITICAL}, [OPS]),
+    ({"alertname": "KanariKeyExpiring", "owner": "ops", "channel": "all", "scope": "probe",
+      "key": "business_certificate", **WARNING}, [OPS]),
+    # Another team's alerts, even with an owner label Kanari uses, never enter Kanari's subtree (the
+    # root receiver is only this file's; a shared Alertmanager has its own), and another deployment's
+    # Kanari alerts (another job) neither.
+    ({"alertname": "KubePodCrashLooping", "severity": "warning", "namespace": "x"}, [OPS]),
+    ({"alertname": "Watchdog", "severity": "none"}, [OPS]),
+    ({"alertname": "NodeDown", "owner": "vendor", "vendor": "example-vendor", "severity": "critical"},
+     [OPS]),
+    ({"alertname": "KanariWatchdog", "job": "kanari-prod", "severity": "none"}, [OPS]),
+]  # fmt: skip
 
 
 def test_committed_alertmanager_config_is_a_fresh_render(config: KanariConfig) -> None:
@@ -182,7 +116,7 @@ def test_test_variants_pass_check_config(config: KanariConfig, amtool: str, tmp_
     result = run([amtool, "check-config", str(sink)])
     assert result.returncode == 0, result.stdout + result.stderr
     document = yaml.safe_load(sink.read_text())
-    assert document["route"]["group_wait"] == "500ms"
+    assert document["route"]["routes"][0]["group_wait"] == "500ms"
     for receiver in document["receivers"]:
         assert receiver == {
             "name": receiver["name"],
@@ -190,8 +124,9 @@ def test_test_variants_pass_check_config(config: KanariConfig, amtool: str, tmp_
         }
     # The routing tree is the production one.
     production = alertmanager_config(config)
-    assert [r.get("matchers") for r in document["route"]["routes"]] == [
-        r.get("matchers") for r in production["route"]["routes"]
+    (subtree,) = document["route"]["routes"]
+    assert [r.get("matchers") for r in subtree["routes"]] == [
+        r.get("matchers") for r in production["route"]["routes"][0]["routes"]
     ]
     assert "smtp_smarthost" not in document["global"]
 
@@ -204,30 +139,65 @@ def test_routes(amtool: str, labels: dict[str, str], receivers: list[str]) -> No
     assert result.stdout.strip().split(",") == receivers
 
 
-def test_every_configured_party_has_its_receiver(config: KanariConfig) -> None:
+def test_every_configured_party_has_its_receivers(config: KanariConfig) -> None:
     names = {receiver["name"] for receiver in alertmanager_config(config)["receivers"]}
-    assert {OPS, "heartbeat", "ks", "digdir"} <= names
+    assert {OPS, "kanari-heartbeat", "kanari-ks-page", "kanari-ks-ticket"} <= names
+    assert {"kanari-digdir-page", "kanari-digdir-ticket"} <= names
     for vendor in config.vendors.values():
-        assert (f"vendor-{vendor.id}" in names) == (vendor.alert_receiver is not None)
+        assert (f"kanari-vendor-{vendor.id}-page" in names) == (vendor.alert_receiver is not None)
+        assert (f"kanari-vendor-{vendor.id}-ticket" in names) == (vendor.ticket_receiver is not None)
     for number, municipality in config.municipalities.items():
-        assert (f"municipality-{number}" in names) == bool(municipality.model.contacts)
+        assert (f"kanari-municipality-{number}-page" in names) == bool(municipality.model.contacts)
+        assert (f"kanari-municipality-{number}-ticket" in names) == bool(municipality.model.ticket_contacts)
+    # Named kanari-... all: nothing collides with another team's receivers in a shared Alertmanager,
+    # and KanariAlertmanagerFailing can tell Kanari's failed notifications from theirs.
+    assert all(name.startswith("kanari-") for name in names)
 
 
-def test_inhibition_refers_to_real_alerts_and_labels(config: KanariConfig) -> None:
+def test_the_subtree_holds_only_kanari_alerts_of_its_job(config: KanariConfig) -> None:
+    subtree = kanari_route(config)
+    assert subtree["matchers"] == ['alertname=~"Kanari.+"', 'job="kanari"']
+    watchdog, *rest = subtree["routes"]
+    assert watchdog["matchers"] == ['alertname="KanariWatchdog"']
+    assert "continue" not in watchdog, "the Watchdog must stop at the heartbeat receiver"
+    assert all(route["continue"] for route in rest)
+    for route in rest[1:]:
+        (severity,) = [m for m in route["matchers"] if m.startswith("severity=")]
+        kind = "page" if severity == 'severity="critical"' else "ticket"
+        assert severity in {'severity="critical"', 'severity="warning"'}
+        assert route["receiver"].endswith(f"-{kind}")
+
+
+def test_inhibition_refers_to_real_alerts_and_is_scoped_to_kanari(config: KanariConfig) -> None:
     rules = [rule for group in rule_groups(config)["groups"] for rule in group["rules"] if "alert" in rule]
     names = {rule["alert"] for rule in rules}
     inhibit = alertmanager_config(config)["inhibit_rules"]
     for rule in inhibit:
-        for matcher in rule["source_matchers"] + rule["target_matchers"]:
-            if matcher.startswith("alertname"):
-                values = matcher.split('"')[1].split("|")
-                assert set(values) - {"Watchdog"} <= names, matcher
+        # Both sides name Kanari's alerts of this job, and the rule is equal on the job: a down Kanari
+        # never mutes another team's alert, nor another Kanari deployment's.
+        for side in ("source_matchers", "target_matchers"):
+            assert 'job="kanari"' in rule[side], rule
+            (names_matcher,) = [m for m in rule[side] if m.startswith("alertname")]
+            if names_matcher == 'alertname=~"Kanari.+"':
+                continue
+            if names_matcher.startswith("alertname=~"):
+                assert set(names_matcher.split('"')[1].split("|")) <= names, names_matcher
+            else:
+                assert names_matcher.split('"')[1] in names, names_matcher
+        assert "job" in rule["equal"], rule
+    probe_down = next(rule for rule in inhibit if "KanariProbeDown" in rule["source_matchers"][0])
+    assert probe_down["target_matchers"] == [
+        'alertname=~"Kanari.+"',
+        'job="kanari"',
+        'scope=~"route|vendor|channel"',
+    ]
     channel_down = next(
-        rule for rule in inhibit if rule["source_matchers"] == ['alertname="KanariChannelDown"']
+        rule for rule in inhibit if rule["source_matchers"][0] == 'alertname="KanariChannelDown"'
     )
-    assert channel_down["equal"] == ["channel"]
-    assert channel_down["target_matchers"] == ['scope="route"']
-    # Every scope="route" alert carries the channel label, so equal: [channel] can match it.
+    assert channel_down["equal"] == ["job", "channel"]
+    assert channel_down["target_matchers"] == ['alertname=~"Kanari.+"', 'job="kanari"', 'scope="route"']
+    # Every alert carries the job, and every scope="route" alert the channel, so equal can match them.
+    assert all(rule["labels"]["job"] == "kanari" for rule in rules)
     assert all(
         rule["labels"]["channel"] in {"portal", "altinn"}
         for rule in rules

@@ -67,7 +67,10 @@ def test_time_compressed_variant_is_valid_and_short(
     assert rules["KanariProbeDown", "all", None]["for"] == "2s"
     assert rules["KanariErrorBudgetBurn", "portal", "3d"]["for"] == "1m"
     # The recording rules keep the nominal window name, so the same selectors work in both variants.
-    assert 'ratio{channel="portal",window="1h"}' in rules["KanariErrorBudgetBurn", "portal", "1h"]["expr"]
+    assert (
+        'ratio{channel="portal",window="1h",job="kanari"}'
+        in rules["KanariErrorBudgetBurn", "portal", "1h"]["expr"]
+    )
     assert "[1m:5s]" in path.read_text()  # the 1 h loss count, sampled every (5 min / 60)
     assert "TIME-COMPRESSED" in path.read_text()
 
@@ -95,7 +98,8 @@ def test_every_alert_has_owner_severity_channel_and_annotations(config: KanariCo
             rf"{re.escape(dashboards)}/kanari-[a-z]+(\?var-\w+=\{{\{{ \$labels\.\w+ \}}\}})?",
             annotations["dashboard_url"],
         )
-        if name != "Watchdog":
+        assert labels["job"] == config.settings.alerting.job, name
+        if name != "KanariWatchdog":
             assert "for" in rule, name
 
 
@@ -180,7 +184,7 @@ def test_rendered_thresholds_follow_the_configuration() -> None:
         CONFIG_DIR, environ={}, overrides={"channels": {"portal": {"interval": "5m"}}}, with_secrets=False
     )
     text = render_rules(faster)
-    assert 'kanari_undelivered_total{channel="portal",owner="ks"}[6m]' in text  # 5m + 2 x 30s
+    assert 'kanari_undelivered_total{channel="portal",owner="ks",job="kanari"}[6m]' in text  # 5m + 2x30s
     assert "[15m30s]" in text  # loss window 3 x 5m + 30s
     share = load_config(
         CONFIG_DIR, environ={}, overrides={"alerting": {"channel_down_share": 0.25}}, with_secrets=False
@@ -192,3 +196,51 @@ def test_rendering_is_deterministic(config: KanariConfig) -> None:
     assert render_rules(config) == render_rules(dataclasses.replace(config))
     assert render_rules(config).endswith("\n")
     assert not render_rules(config).endswith("\n\n")
+
+
+def test_the_scrape_job_is_a_setting_used_by_every_rule(config: KanariConfig) -> None:
+    other = load_config(
+        CONFIG_DIR,
+        environ={},
+        overrides={"alerting": {"job": "kanari-test", "alertmanager_job": "alertmanager-main"}},
+        with_secrets=False,
+    )
+    text = render_rules(other)
+    assert 'job="kanari"' not in text
+    document = rule_groups(other)
+    assert {group["name"] for group in document["groups"]} == {
+        f"kanari-test.{part}" for part in ("routes", "channels", "slo", "probe")
+    }
+    for group in document["groups"]:
+        for rule in group["rules"]:
+            # Every series it reads, raw or recorded, is of this job, and what it records or fires
+            # carries the job.
+            assert rule["labels"]["job"] == "kanari-test", rule
+            for name, matchers in re.findall(r"((?:[a-z_]+:)?kanari_[a-z0-9_:]+)(\{[^}]*\})?", rule["expr"]):
+                assert 'job="kanari-test"' in matchers, (name, rule["expr"])
+    probe = {rule["alert"]: rule for rule in alerts(document) if rule["labels"]["channel"] == "all"}
+    assert probe["KanariProbeDown"]["expr"] == 'absent(kanari_leader{job="kanari-test"} == 1)'
+    assert 'up{job="kanari-test"} == 0' in probe["KanariReplicaDown"]["expr"]
+    assert 'job="alertmanager-main"' in probe["KanariAlertmanagerFailing"]["expr"]
+    assert 'rule_group=~".+;kanari-test[.].+"' in probe["KanariRuleEvaluationFailing"]["expr"]
+
+
+def test_a_job_name_that_prometheus_would_refuse_is_a_config_error() -> None:
+    from probe.errors import InvalidConfigError  # noqa: PLC0415
+
+    with pytest.raises(InvalidConfigError) as raised:
+        load_config(CONFIG_DIR, environ={"KANARI_ALERTING__JOB": 'kanari"}'}, with_secrets=False)
+    # Where it came from, the field and the value as given.
+    assert str(raised.value) == (
+        "environment variable KANARI_ALERTING__JOB: alerting.job: must be the job_name of a Prometheus "
+        "scrape config: a letter "
+        """or _, then letters, digits and _ . : - (e.g. kanari) (value: 'kanari"}')"""
+    )
+
+
+def test_key_expiry_warns_at_the_config_check_horizon_and_pages_a_week_ahead(config: KanariConfig) -> None:
+    from probe.config.keys import EXPIRY_WARNING_DAYS  # noqa: PLC0415
+
+    rules = [rule for rule in alerts(rule_groups(config)) if rule["alert"] == "KanariKeyExpiring"]
+    thresholds = {rule["labels"]["severity"]: rule["expr"].rsplit("< ", 1)[1] for rule in rules}
+    assert thresholds == {"warning": str(EXPIRY_WARNING_DAYS * 86400), "critical": str(7 * 86400)}

@@ -62,8 +62,9 @@ def test_test_variant_of_alertmanager_to_stdout(capsys: pytest.CaptureFixture[st
     assert code == 0
     document = yaml.safe_load(capsys.readouterr().out)
     urls = {r["name"]: r["webhook_configs"][0]["url"] for r in document["receivers"]}
-    assert urls["vendor-example-vendor"] == "http://127.0.0.1:9000/sink/vendor-example-vendor"
-    assert document["route"]["repeat_interval"] == "2m24s"
+    page = "kanari-vendor-example-vendor-page"
+    assert urls[page] == f"http://127.0.0.1:9000/sink/{page}"
+    assert document["route"]["routes"][0]["repeat_interval"] == "2m24s"
 
 
 def test_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from probe.render.alerts import JOB
+from probe.config.loader import KanariConfig
 from tests.conftest import ROOT
 from tests.render.conftest import run, tool
 
@@ -67,11 +67,14 @@ def test_compose_mounts_the_shipped_files() -> None:
     assert dashboards.split(":")[1] == provider["providers"][0]["options"]["path"]
 
 
-def test_prometheus_config(promtool: str) -> None:
-    config = yaml.safe_load((ROOT / "config/prometheus/prometheus.yml").read_text(encoding="utf-8"))
-    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert JOB in jobs, "KanariProbeDown watches up{job='kanari'}"
-    assert config["rule_files"] == ["alerts.yml"]
+def test_prometheus_config(promtool: str, config: KanariConfig) -> None:
+    prometheus = yaml.safe_load((ROOT / "config/prometheus/prometheus.yml").read_text(encoding="utf-8"))
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    # The rules select these jobs (alerting.job, alerting.alertmanager_job): the shipped Prometheus
+    # must scrape Kanari and its Alertmanager under the same names.
+    alerting = config.settings.alerting
+    assert {alerting.job, alerting.alertmanager_job} <= set(jobs)
+    assert prometheus["rule_files"] == ["alerts.yml"]
     result = run([promtool, "check", "config", str(ROOT / "config/prometheus/prometheus.yml")])
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -92,3 +92,57 @@ def test_alert_links_point_at_existing_dashboards(config: KanariConfig) -> None:
             if "alert" in rule:
                 uid = rule["annotations"]["dashboard_url"].split("/d/")[1].split("?")[0]
                 assert uid in UIDS, rule["alert"]
+
+
+@pytest.mark.parametrize("name", sorted(f"{uid}.json" for uid in UIDS))
+def test_every_query_selects_the_job_and_instance_variables(name: str, config: KanariConfig) -> None:
+    model = json.loads(committed()[name])
+    variables = model["templating"]["list"]
+    assert [variable["name"] for variable in variables[:3]] == ["datasource", "job", "instance"]
+    job, instance = variables[1], variables[2]
+    assert job["current"]["value"] == config.settings.alerting.job
+    assert instance["includeAll"]
+    assert instance["multi"]
+    assert instance["allValue"] == ".*"
+    assert 'job="kanari"' not in committed()[name], "the job is a variable, never a literal"
+    for panel in panels(model):
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for metric, matchers in re.findall(r"(?<![\w:])(kanari_\w+|process_\w+|up)(\{[^}]*\})?", expr):
+                assert 'job="$job"' in matchers, (panel["title"], metric, expr)
+                assert 'instance=~"$instance"' in matchers, (panel["title"], metric, expr)
+            for metric, matchers in re.findall(r"(\w+:kanari_\w+:\w+|ALERTS)(\{[^}]*\})?", expr):
+                assert 'job="$job"' in matchers, (panel["title"], metric, expr)
+
+
+@pytest.mark.parametrize("name", sorted(f"{uid}.json" for uid in UIDS))
+def test_no_filter_empties_a_panel_on_a_healthy_system(name: str) -> None:
+    # A healthy system has zeros, which "> 0" would turn into "No data" (the same as a broken query).
+    model = json.loads(committed()[name])
+    for panel in panels(model):
+        for target in panel.get("targets", []):
+            assert not re.search(r">\s*0\s*$", target["expr"]), (panel["title"], target["expr"])
+            # The always-firing KanariWatchdog is not a firing alert (it has no vendor or municipality).
+            for matchers in re.findall(r"ALERTS\{([^}]*)\}", target["expr"]):
+                scoped = "vendor=" in matchers or "municipality=" in matchers
+                assert scoped or 'alertname!="KanariWatchdog"' in matchers, (panel["title"], matchers)
+
+
+def test_links_between_dashboards_keep_sub_path_time_range_and_variables(config: KanariConfig) -> None:
+    urls = []
+    for model in dashboards(config).values():
+        (header,) = model["links"]
+        assert header["keepTime"]
+        assert header["includeVars"]
+        for panel in panels(model):
+            for override in panel.get("fieldConfig", {}).get("overrides", []):
+                for prop in override["properties"]:
+                    if prop["id"] == "links":
+                        urls += [link["url"] for link in prop["value"]]
+    assert urls, "the route tables link to the drill-downs"
+    for url in urls:
+        # Relative: Grafana's <base href> carries its sub-path (https://host/grafana/).
+        assert re.fullmatch(r"d/kanari-[a-z]+\?var-\w+=\$\{__value\.raw\}&.*", url), url
+        for kept in ("${__url_time_range}", "${datasource:queryparam}", "${job:queryparam}",
+                     "${instance:queryparam}"):  # fmt: skip
+            assert kept in url, url

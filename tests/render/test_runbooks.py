@@ -41,4 +41,4 @@ def test_every_alert_has_a_runbook_section(config: KanariConfig) -> None:
 
 def test_anchor_rules() -> None:
     assert github_anchor("Kanari route losing canaries") == "kanari-route-losing-canaries"
-    assert github_anchor("Watchdog") == "watchdog"
+    assert github_anchor("Kanari watchdog") == "kanari-watchdog"

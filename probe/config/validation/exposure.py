@@ -40,15 +40,17 @@ def check_exposure(
             "metrics.basic_auth_username and metrics.basic_auth_password (or listen on 127.0.0.1 behind a "
             "proxy that authenticates)"
         )
-    for name in ("operations_centre", "ks", "digdir", "heartbeat"):
+    for name in ("operations_centre", "ks", "ks_ticket", "digdir", "digdir_ticket", "heartbeat"):
         receiver: Receiver | None = getattr(settings.alerting, name)
         _webhook(origin.where, ("alerting", name), receiver, warnings)
     vendor_where = where_in(vendors_document, VENDORS_FILE)
     for index, vendor in enumerate(vendors):
-        _webhook(vendor_where, ("vendors", index, "alert_receiver"), vendor.alert_receiver, warnings)
+        for field in ("alert_receiver", "ticket_receiver"):
+            _webhook(vendor_where, ("vendors", index, field), getattr(vendor, field), warnings)
     for item in municipalities:
-        for index, contact in enumerate(item.model.contacts):
-            _webhook(item.document.where, ("contacts", index), contact, warnings)
+        for field in ("contacts", "ticket_contacts"):
+            for index, contact in enumerate(getattr(item.model, field)):
+                _webhook(item.document.where, (field, index), contact, warnings)
 
 
 def _webhook(

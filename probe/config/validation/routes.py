@@ -82,12 +82,13 @@ class _Context:
 
 def _file_routes(item: Accepted, context: _Context) -> list[Route]:
     document, municipality = item.document, item.model
-    for index, contact in enumerate(municipality.contacts):
-        if contact.email is None and contact.webhook_url is None:
-            context.warnings.append(
-                f"{document.where(('contacts', index))}: contact {contact.name!r} has neither email nor "
-                "webhook_url, so receives no alerts"
-            )
+    for field in ("contacts", "ticket_contacts"):
+        for index, contact in enumerate(getattr(municipality, field)):
+            if contact.email is None and contact.webhook_url is None:
+                context.warnings.append(
+                    f"{document.where((field, index))}: contact {contact.name!r} has neither email nor "
+                    "webhook_url, so receives no alerts"
+                )
     if not municipality.channels:
         context.errors.append(
             ConfigError(

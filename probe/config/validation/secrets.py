@@ -11,6 +11,7 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from probe.config.keyfiles import mode_problem, private_mode_hint
 from probe.config.models import ProbeSettings
 from probe.config.places import VENDORS_FILE, Where, dotted, where_in
 from probe.config.types import SecretRef, not_shown, secret_refs, shown_env_name
@@ -100,11 +101,10 @@ def _resolve(
         )
         problem = _file_problem(path)
         if problem is None:
-            mode = stat.S_IMODE(path.stat().st_mode)
-            if mode & 0o077:
+            mode_issue = mode_problem(stat.S_IMODE(path.stat().st_mode))
+            if mode_issue is not None:
                 warnings.append(
-                    f"{where}: {field}: secret file {path} is readable by others (mode {oct(mode)}); "
-                    f"chmod 600 {path}"
+                    f"{where}: {field}: secret file {path} {mode_issue}; {private_mode_hint(path)}"
                 )
     if problem is None:
         try:

@@ -12,9 +12,6 @@ from probe.render.durations import prom_duration
 from probe.render.links import Dashboard, dashboard_url, runbook_url
 from probe.render.promql import on, selector, window
 
-JOB = "kanari"
-"""The Prometheus job that scrapes the probe (``prometheus.yml``)."""
-
 PROBE_WIDE = "all"
 """The ``channel`` label of alerts about the probe itself rather than one channel."""
 

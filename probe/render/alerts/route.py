@@ -207,4 +207,23 @@ def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
             dashboard=Dashboard.PROBE,
         )
     )
+    # A canary the vendor kept refusing to remove stays in case workers' view: the vendor's to fix, in
+    # working hours (a ticket, not a page: reports still arrive).
+    cleanup = increase("kanari_cleanup_failures_total", [is_channel], loss)
+    alerts.append(
+        Alert(
+            name="KanariCleanupFailing",
+            expr=with_names(f"sum {by(*recording_labels())} (\n  {cleanup}\n) > 0"),
+            for_=timing_of.route_for,
+            labels={**route, "owner": Owner.VENDOR.value, "severity": "warning"},
+            summary=f"{ROUTE}: {{{{ $labels.vendor }}}} keeps refusing to remove canaries",
+            description=(
+                f"{VALUE} canaries on {ROUTE_LONG} were closed in the last {loss_text} while still "
+                "visible at the vendor: its read-back API kept refusing the DELETE. Case workers may see "
+                "them (marked as synthetic tests); the vendor must fix the removal and delete them."
+            ),
+            dashboard=Dashboard.VENDOR,
+            variable="vendor",
+        )
+    )
     return alerts

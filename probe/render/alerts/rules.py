@@ -8,11 +8,11 @@ from probe.config.loader import KanariConfig
 from probe.render import recording
 from probe.render.alerts.channel import channel_alerts, slo_alerts
 from probe.render.alerts.model import DEFAULT_SLO_TARGET
-from probe.render.alerts.probe import probe_alerts
+from probe.render.alerts.probe import group_name, pipeline_alerts, probe_alerts
 from probe.render.alerts.route import route_alerts
 from probe.render.durations import prom_duration
 from probe.render.output import to_yaml
-from probe.render.promql import number
+from probe.render.promql import number, scoped
 from probe.render.timing import PRODUCTION, Timing, channel_timings
 
 
@@ -27,17 +27,30 @@ def rule_groups(config: KanariConfig, timing: Timing = PRODUCTION) -> dict[str, 
         for channel in channels
         for alert in slo_alerts(channel, timing, targets.get(channel, DEFAULT_SLO_TARGET))
     ]
+    itself = [*probe_alerts(timing, config), *pipeline_alerts(timing, config)]
     # Each group starts with the recording rules its alerts read (see probe.render.recording).
+    parts = [
+        ("routes", [*recording.route_rules(), *(a.rule(config) for a in route)]),
+        ("channels", [*recording.channel_rules(channels), *(a.rule(config) for a in channel_level)]),
+        ("slo", [*recording.slo_rules(timing), *(a.rule(config) for a in slo)]),
+        ("probe", [alert.rule(config) for alert in itself]),
+    ]
+    job = config.settings.alerting.job
     groups = [
-        {"name": "kanari.routes", "rules": [*recording.route_rules(), *(a.rule(config) for a in route)]},
-        {
-            "name": "kanari.channels",
-            "rules": [*recording.channel_rules(channels), *(a.rule(config) for a in channel_level)],
-        },
-        {"name": "kanari.slo", "rules": [*recording.slo_rules(timing), *(a.rule(config) for a in slo)]},
-        {"name": "kanari.probe", "rules": [alert.rule(config) for alert in probe_alerts(timing)]},
+        {"name": group_name(job, part), "rules": [_scoped(rule, job) for rule in rules]}
+        for part, rules in parts
     ]
     return {"groups": groups}
+
+
+def _scoped(rule: dict[str, Any], job: str) -> dict[str, Any]:
+    """``rule`` confined to ``job``: every Kanari series it reads selects the job, and what it records
+    or fires carries it (recorded series would otherwise collide with another deployment's, and
+    Alertmanager's inhibitions are ``equal`` on it)."""
+    matcher = [f'job="{job}"']
+    rule = {**rule, "expr": scoped(rule["expr"], matcher, matcher)}
+    rule["labels"] = dict(sorted({**rule.get("labels", {}), "job": job}.items()))
+    return rule
 
 
 def header(config: KanariConfig, timing: Timing) -> str:

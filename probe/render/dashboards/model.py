@@ -1,9 +1,15 @@
 """Building blocks of a Grafana dashboard JSON model (schemaVersion 39).
 
 Every panel and every query uses the ``datasource`` template variable (``${datasource}``), never an
-import placeholder (``${DS_...}``), so the files work both when provisioned and when imported. Panels
-are laid out left to right in rows of 24 grid units by :class:`Layout`, and numbered in order, so ids
-and positions are stable from one render to the next.
+import placeholder (``${DS_...}``), so the files work both when provisioned and when imported. Every
+query is confined to the ``job`` variable (the scrape job, default ``alerting.job``) and, for the raw
+series, the ``instance`` variable (one replica or all): :func:`~probe.render.promql.scoped` adds the
+matchers, so no query can forget them. Panels are laid out left to right in rows of 24 grid units by
+:class:`Layout`, and numbered in order, so ids and positions are stable from one render to the next.
+
+Links between the dashboards are relative (``d/<uid>?...``, no leading slash): Grafana's page carries
+``<base href>`` with its sub-path, so they work under ``https://host/grafana/`` too, and they carry the
+time range (``${__url_time_range}``), the datasource, the job and the instance.
 """
 
 from __future__ import annotations
@@ -11,9 +17,26 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from probe.render.dashboards.variables import (
+    DATASOURCE,
+    INSTANCE,
+    JOB,
+    datasource_variable,
+    scope_variables,
+)
+from probe.render.promql import scoped
+
 SCHEMA_VERSION = 39
-DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRID_WIDTH = 24
+# Passed on by every link between the dashboards.
+CONTEXT = "${__url_time_range}&${datasource:queryparam}&${job:queryparam}&${instance:queryparam}"
+
+
+def link(uid: str, variable: str | None = None, value: str = "${__value.raw}") -> str:
+    """A link to dashboard ``uid`` keeping sub-path, time range, datasource, job and instance, with
+    ``var-<variable>=<value>`` (by default the clicked cell's value)."""
+    chosen = f"var-{variable}={value}&" if variable else ""
+    return f"d/{uid}?{chosen}{CONTEXT}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,11 +49,12 @@ class Query:
     table: bool = False
 
     def target(self, ref_id: str) -> dict[str, Any]:
-        """The Grafana target."""
+        """The Grafana target: the expression confined to the selected job and instances (recorded
+        series have no instance: they are per job)."""
         return {
             "datasource": DATASOURCE,
             "editorMode": "code",
-            "expr": self.expr,
+            "expr": scoped(self.expr, [JOB, INSTANCE], [JOB]),
             "format": "table" if self.table else "time_series",
             "instant": self.instant,
             "legendFormat": self.legend or "__auto",
@@ -185,6 +209,13 @@ def table(
     return panel
 
 
+def none_row(label: str, text: str = "none") -> str:
+    """``or`` a one-row stand-in for an empty table (``label`` reads ``text``, the value 0), appended to
+    a table's query: "none firing" instead of Grafana's "No data", which also shows when the query
+    fails. ``on ()`` keeps it out whenever the query has any row."""
+    return f'or on () label_replace(vector(0), "{label}", "{text}", "", "")'
+
+
 def value_text(mapping: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
     """A value mapping from exact values to (text, colour)."""
     return [
@@ -243,56 +274,18 @@ class Layout:
         self._row_height = 0
 
 
-def datasource_variable() -> dict[str, Any]:
-    """The ``datasource`` variable every panel uses."""
-    return {
-        "current": {},
-        "hide": 0,
-        "includeAll": False,
-        "label": "Data source",
-        "multi": False,
-        "name": "datasource",
-        "options": [],
-        "query": "prometheus",
-        "refresh": 1,
-        "regex": "",
-        "type": "datasource",
-    }
-
-
-def query_variable(name: str, label: str, query: str, regex: str = "") -> dict[str, Any]:
-    """A single-value variable filled from Prometheus (``label_values(...)`` or ``query_result(...)``)."""
-    return {
-        "current": {},
-        "datasource": DATASOURCE,
-        "definition": query,
-        "hide": 0,
-        "includeAll": False,
-        "label": label,
-        "multi": False,
-        "name": name,
-        "options": [],
-        # The classic string form (label_values(...), query_result(...)), which every Grafana version
-        # since 5 reads and newer ones migrate to their structured editor on load.
-        "query": query,
-        "refresh": 2,
-        "regex": regex,
-        "skipUrlSync": False,
-        "sort": 1,
-        "type": "query",
-    }
-
-
 def dashboard(
     uid: str,
     title: str,
     description: str,
     layout: Layout,
     *,
+    job: str,
     variables: list[dict[str, Any]] | None = None,
     time_from: str = "now-24h",
 ) -> dict[str, Any]:
-    """A complete dashboard: UTC, the datasource variable first, links to the other Kanari dashboards."""
+    """A complete dashboard: UTC, the datasource, job and instance variables first, links to the other
+    Kanari dashboards (keeping the time range and the variables)."""
     return {
         "annotations": {
             "list": [
@@ -315,7 +308,7 @@ def dashboard(
             {
                 "asDropdown": True,
                 "icon": "external link",
-                "includeVars": False,
+                "includeVars": True,
                 "keepTime": True,
                 "tags": ["kanari"],
                 "title": "Kanari dashboards",
@@ -326,7 +319,7 @@ def dashboard(
         "refresh": "1m",
         "schemaVersion": SCHEMA_VERSION,
         "tags": ["kanari"],
-        "templating": {"list": [datasource_variable(), *(variables or [])]},
+        "templating": {"list": [datasource_variable(), *scope_variables(job), *(variables or [])]},
         "time": {"from": time_from, "to": "now"},
         "timepicker": {},
         "timezone": "utc",
@@ -340,7 +333,8 @@ def dashboard(
 def series_table(
     title: str, description: str, query: Query, value_name: str, *, unit: str = "short"
 ) -> dict[str, Any]:
-    """A table of one instant query: one row per series, its labels as columns, its value renamed."""
+    """A table of one instant query: one row per series, its labels as columns, its value renamed,
+    the largest value first (the rows that matter on top of the zeros)."""
     panel = _base("table", title, description, [dataclasses.replace(query, instant=True, table=True)])
     panel["transformations"] = [
         {
@@ -357,5 +351,10 @@ def series_table(
             }
         ],
     }
-    panel["options"] = {"cellHeight": "sm", "footer": {"show": False}, "showHeader": True}
+    panel["options"] = {
+        "cellHeight": "sm",
+        "footer": {"show": False},
+        "showHeader": True,
+        "sortBy": [{"desc": True, "displayName": value_name}],
+    }
     return panel

@@ -11,13 +11,14 @@ from probe.render.dashboards.model import (
     Layout,
     Query,
     dashboard,
-    query_variable,
+    none_row,
     series_table,
     stat,
     table,
     timeseries,
 )
 from probe.render.dashboards.queries import increase_by, route_columns, route_keys
+from probe.render.dashboards.variables import JOB, query_variable
 from probe.render.links import Dashboard
 from probe.render.promql import selector
 
@@ -26,7 +27,7 @@ FIRING = '"firing"'
 
 # The variable shows "0301 Oslo" but carries the kommunenummer. Prometheus returns labels sorted, so
 # municipality comes right before municipality_name in query_result's text.
-VARIABLE_QUERY = "query_result(max by (municipality, municipality_name) (kanari_route_info))"
+VARIABLE_QUERY = f"query_result(max by (municipality, municipality_name) (kanari_route_info{{{JOB}}}))"
 VARIABLE_REGEX = '/municipality="(?<value>[0-9]{4})",\\s*municipality_name="(?<text>[^"]*)"/'
 
 
@@ -80,7 +81,8 @@ def build(config: KanariConfig) -> dict[str, Any]:
             "Kanari alerts about this municipality firing now.",
             Query(
                 "max by (alertname, severity, owner, channel, hop) "
-                f"({selector('ALERTS', 'alertstate=' + FIRING, MUNICIPALITY)})"
+                f"({selector('ALERTS', 'alertstate=' + FIRING, MUNICIPALITY, JOB)})\n"
+                f"{none_row('alertname', 'none firing')}"
             ),
             "Firing",
         ),
@@ -149,7 +151,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
                     legend="{{channel}} sent",
                 ),
                 Query(
-                    increase_by("kanari_send_failures_total", "channel, reason", MUNICIPALITY) + " > 0",
+                    increase_by("kanari_send_failures_total", "channel, reason", MUNICIPALITY),
                     legend="{{channel}} failed: {{reason}}",
                 ),
             ],
@@ -189,6 +191,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
         "Kanari / Municipality",
         f"One municipality's routes in {config.settings.instance}: hops, latencies, latest canaries.",
         layout,
+        job=config.settings.alerting.job,
         variables=[query_variable("municipality", "Municipality", VARIABLE_QUERY, VARIABLE_REGEX)],
         time_from="now-7d",
     )

@@ -14,6 +14,8 @@ from probe.render.dashboards.model import (
     Layout,
     Query,
     dashboard,
+    link,
+    none_row,
     series_table,
     stat,
     table,
@@ -24,7 +26,8 @@ from probe.render.dashboards.queries import latency_quantiles, rate_by, route_co
 from probe.render.links import Dashboard
 from probe.render.promql import number
 
-FIRING = 'ALERTS{alertstate="firing",alertname=~"Kanari.*"}'
+# Kanari's alerts of this job firing now, but the always-firing KanariWatchdog.
+FIRING = 'ALERTS{alertstate="firing",alertname=~"Kanari.+",alertname!="KanariWatchdog",job="$job"}'
 
 
 def build(config: KanariConfig) -> dict[str, Any]:
@@ -37,7 +40,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
         stat(
             "Routes monitored",
             "Configured routes (one per channel and municipality).",
-            [Query("count(kanari_route_info)")],
+            [Query("count(max by (channel, municipality) (kanari_route_info))")],
         ),
         4,
         4,
@@ -90,7 +93,10 @@ def build(config: KanariConfig) -> dict[str, Any]:
             "One row per municipality and channel. Status SILENT: no delivery within deadline + 2 intervals.",
             route_keys(),
             route_columns(),
-            links={"municipality": f"/d/{Dashboard.MUNICIPALITY.value}?var-municipality=${{__value.raw}}"},
+            links={
+                "municipality": link(Dashboard.MUNICIPALITY.value, "municipality"),
+                "vendor": link(Dashboard.VENDOR.value, "vendor"),
+            },
         ),
         24,
         14,
@@ -101,7 +107,10 @@ def build(config: KanariConfig) -> dict[str, Any]:
         series_table(
             "Firing alerts",
             "Kanari alerts firing now, with the owner that is paged for each.",
-            Query(f"max by (alertname, severity, owner, channel, municipality, vendor, hop) ({FIRING})"),
+            Query(
+                f"max by (alertname, severity, owner, channel, municipality, vendor, hop) ({FIRING})\n"
+                f"{none_row('alertname', 'none firing')}"
+            ),
             "Firing",
         ),
         12,
@@ -111,7 +120,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
         series_table(
             "Undelivered in the last hour by owner and hop",
             "Lost or failed canaries of the last hour, by the first hop they did not reach.",
-            Query("sum by (channel, owner, hop) (increase(kanari_undelivered_total[1h])) > 0"),
+            Query("sum by (channel, owner, hop) (increase(kanari_undelivered_total[1h]))"),
             "Canaries",
         ),
         12,
@@ -191,4 +200,5 @@ def build(config: KanariConfig) -> dict[str, Any]:
         "Kanari / National overview",
         f"Every route of {config.settings.instance}: delivery, what is broken and who owns it.",
         layout,
+        job=config.settings.alerting.job,
     )

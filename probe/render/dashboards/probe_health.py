@@ -1,17 +1,36 @@
-"""Probe health (``kanari-probe``): is Kanari itself able to look? Heartbeat, in-flight canaries, send
-and check failures, scheduler lag, marker rejections."""
+"""Probe health (``kanari-probe``): is Kanari itself able to look? Replicas and the leader, heartbeat,
+in-flight canaries, send and check failures, scheduler lag, marker rejections, key expiry and the
+process (CPU, memory, file descriptors) of each replica."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from probe.config.loader import KanariConfig
-from probe.render.alerts import JOB
-from probe.render.dashboards.model import Layout, Query, dashboard, stat, thresholds, timeseries, value_text
+from probe.render.dashboards.model import (
+    Layout,
+    Query,
+    dashboard,
+    none_row,
+    series_table,
+    stat,
+    thresholds,
+    timeseries,
+    value_text,
+)
 from probe.render.dashboards.queries import rate_by
+from probe.render.dashboards.variables import INSTANCE, JOB
 from probe.render.links import Dashboard
+from probe.render.promql import selector
 
-UP = f'up{{job="{JOB}"}}'
+UP = selector("up", JOB, INSTANCE)
+OLDEST = "kanari_oldest_in_flight_sent_timestamp_seconds"
+_NO_KEYS = none_row("key", "none with an expiry")
+
+
+def process(metric: str) -> str:
+    """A process metric (prometheus_client's process collector) of the selected replicas."""
+    return selector(metric, JOB, INSTANCE)
 
 
 def build(config: KanariConfig) -> dict[str, Any]:
@@ -20,8 +39,8 @@ def build(config: KanariConfig) -> dict[str, Any]:
     layout.add(
         stat(
             "Scrape",
-            "Whether Prometheus can scrape the probe.",
-            [Query(f"min({UP})")],
+            "Whether Prometheus can scrape each replica.",
+            [Query(f"max by (instance) ({UP})", legend="{{instance}}")],
             steps=thresholds((None, "red"), (1, "green")),
             mappings=value_text({"0": ("DOWN", "red"), "1": ("UP", "green")}),
         ),
@@ -30,13 +49,24 @@ def build(config: KanariConfig) -> dict[str, Any]:
     )
     layout.add(
         stat(
+            "Role",
+            "Which replica leads (sends, ticks, counts); the others stand by to take over.",
+            [Query("max by (instance) (kanari_leader)", legend="{{instance}}")],
+            steps=thresholds((None, "blue"), (1, "green")),
+            mappings=value_text({"0": ("STANDBY", "blue"), "1": ("LEADER", "green")}),
+        ),
+        4,
+        4,
+    )
+    layout.add(
+        stat(
             "Heartbeat age",
-            "Time since the scheduler's last tick (it ticks about once a second).",
+            "Time since the leader's scheduler last ticked (about once a second).",
             [Query("time() - max(kanari_heartbeat_timestamp_seconds)")],
             unit="s",
             steps=thresholds((None, "green"), (10, "orange"), (120, "red")),
         ),
-        5,
+        4,
         4,
     )
     layout.add(
@@ -45,21 +75,26 @@ def build(config: KanariConfig) -> dict[str, Any]:
             "The running Kanari version.",
             [Query("max by (version) (kanari_build_info)", legend="{{version}}")],
         ),
-        5,
+        4,
         4,
     )
     layout.add(
         stat(
             "Routes",
             "Configured routes per channel.",
-            [Query("count by (channel) (kanari_route_info)", legend="{{channel}}")],
+            [
+                Query(
+                    "count by (channel) (max by (channel, municipality) (kanari_route_info))",
+                    legend="{{channel}}",
+                )
+            ],
         ),
-        5,
+        4,
         4,
     )
     layout.add(
         stat("In flight", "Canaries sent and not yet resolved.", [Query("sum(kanari_in_flight)")]),
-        5,
+        4,
         4,
     )
 
@@ -78,8 +113,9 @@ def build(config: KanariConfig) -> dict[str, Any]:
             "Oldest in-flight canary",
             "Age of the oldest unresolved canary; above the deadline plus the blind grace means stuck.",
             [
+                # 0 while nothing is in flight (the gauge is 0 then), not an empty panel.
                 Query(
-                    "time() - max by (channel) (kanari_oldest_in_flight_sent_timestamp_seconds > 0)",
+                    f"time() - max by (channel) ({OLDEST} > 0)\nor\nmax by (channel) ({OLDEST}) * 0",
                     legend="{{channel}}",
                 )
             ],
@@ -104,7 +140,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
             "Per minute. auth and http_4xx are Kanari's own side; rate_limited makes verdicts unknown.",
             [
                 Query(
-                    rate_by("kanari_send_failures_total", "channel, reason", per=60) + " > 0",
+                    rate_by("kanari_send_failures_total", "channel, reason", per=60),
                     legend="{{channel}} {{reason}}",
                 )
             ],
@@ -176,10 +212,58 @@ def build(config: KanariConfig) -> dict[str, Any]:
         12,
         8,
     )
+    layout.row("Keys and process")
+    layout.add(
+        series_table(
+            "Key and certificate expiry",
+            "When each configured certificate expires (the earliest in its chain). Keys without a "
+            "certificate (the marker key, a Maskinporten key registered by kid) never expire: no row.",
+            Query(f"min by (key) (kanari_key_expiry_timestamp_seconds) - time() {_NO_KEYS}"),
+            "Expires in",
+            unit="s",
+        ),
+        8,
+        8,
+    )
+    layout.add(
+        timeseries(
+            "CPU",
+            "CPU seconds per second used by each replica's process.",
+            [
+                Query(
+                    f"rate({process('process_cpu_seconds_total')}[$__rate_interval])",
+                    legend="{{instance}}",
+                )
+            ],
+            unit="percentunit",
+        ),
+        8,
+        8,
+    )
+    layout.add(
+        timeseries(
+            "Resident memory",
+            "Resident memory of each replica's process.",
+            [Query(process("process_resident_memory_bytes"), legend="{{instance}}")],
+            unit="bytes",
+        ),
+        8,
+        8,
+    )
+    layout.add(
+        timeseries(
+            "Open file descriptors",
+            "Open file descriptors of each replica's process (sockets to the upstreams, the ledger).",
+            [Query(process("process_open_fds"), legend="{{instance}}")],
+        ),
+        8,
+        8,
+    )
     return dashboard(
         Dashboard.PROBE.value,
         "Kanari / Probe health",
         f"Whether {config.settings.instance} itself can send and look.",
         layout,
+        job=config.settings.alerting.job,
         time_from="now-6h",
     )

@@ -13,7 +13,7 @@ from probe.render.dashboards.model import (
     Layout,
     Query,
     dashboard,
-    query_variable,
+    link,
     series_table,
     stat,
     table,
@@ -21,6 +21,7 @@ from probe.render.dashboards.model import (
     timeseries,
 )
 from probe.render.dashboards.queries import latency_quantiles, rate_by, route_columns, route_keys
+from probe.render.dashboards.variables import JOB, query_variable
 from probe.render.links import Dashboard
 
 VENDOR = 'vendor="$vendor"'
@@ -35,7 +36,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
         stat(
             "Routes",
             "Routes whose municipality uses this vendor.",
-            [Query(f"count(kanari_route_info{{{VENDOR}}})")],
+            [Query(f"count(max by (channel, municipality) (kanari_route_info{{{VENDOR}}}))")],
         ),
         4,
         4,
@@ -85,7 +86,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
         stat(
             "Firing alerts for this vendor",
             "Kanari alerts with this vendor's label firing now.",
-            [Query(f'count(ALERTS{{alertstate="firing",{VENDOR}}}) or vector(0)')],
+            [Query(f'count(ALERTS{{alertstate="firing",{VENDOR},job="$job"}}) or vector(0)')],
             steps=thresholds((None, "green"), (1, "red")),
         ),
         5,
@@ -100,7 +101,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
             route_keys(where),
             route_columns(where),
             hide=("vendor",),
-            links={"municipality": f"/d/{Dashboard.MUNICIPALITY.value}?var-municipality=${{__value.raw}}"},
+            links={"municipality": link(Dashboard.MUNICIPALITY.value, "municipality")},
         ),
         24,
         12,
@@ -111,7 +112,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
             "Lost or failed canaries in the selected time range, by the first hop they did not reach.",
             Query(
                 "sum by (channel, municipality, hop, owner) "
-                f"(increase(kanari_undelivered_total{{{VENDOR}}}[$__range])) > 0"
+                f"(increase(kanari_undelivered_total{{{VENDOR}}}[$__range]))"
             ),
             "Canaries",
         ),
@@ -190,6 +191,7 @@ def build(config: KanariConfig) -> dict[str, Any]:
         "Kanari / Vendor scorecard",
         f"One vendor's routes in {config.settings.instance}: its municipalities, its hops, its read-back.",
         layout,
-        variables=[query_variable("vendor", "Vendor", "label_values(kanari_route_info, vendor)")],
+        job=config.settings.alerting.job,
+        variables=[query_variable("vendor", "Vendor", f"label_values(kanari_route_info{{{JOB}}}, vendor)")],
         time_from="now-7d",
     )

@@ -1,0 +1,1 @@
+"""Repository scripts run with ``python -m scripts.NAME`` (importable by the tests)."""

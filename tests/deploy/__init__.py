@@ -1,0 +1,1 @@
+"""Tests of the deployment files: the Kubernetes manifests and the compose stack (deploy/)."""
