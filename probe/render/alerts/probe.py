@@ -1,4 +1,5 @@
-"""Alerts about the probe itself: no replica leading, a replica down, scheduler stuck, ledger unwritable,
+"""Alerts about the probe itself: no replica leading, a replica down, two leading, scheduler stuck,
+ledger unwritable,
 keys and certificates nearing expiry, and the always-firing ``KanariWatchdog``.
 
 Kanari may run as one replica (SQLite) or as a leader and standbys (PostgreSQL). Only the leader sends,
@@ -27,6 +28,10 @@ KEY_CRITICAL_DAYS = 7
 KEY_EXPIRY_DAYS = {"warning": EXPIRY_WARNING_DAYS, "critical": KEY_CRITICAL_DAYS}
 # The expiry is a constant gauge: ten minutes of for: only rides out a restart's scrape gap.
 KEY_EXPIRY_FOR = 600.0
+# Two leaders in one job: fencing keeps a second one off a shared PostgreSQL ledger, so this is two
+# ledgers (two deployments, SQLite replicas on separate volumes). Ten minutes: longer than a leader cut
+# off from its database takes to stop by its own clock and leave (a lease of at most 5 minutes).
+SPLIT_BRAIN_FOR = 600.0
 
 
 def probe_alerts(timing: Timing, config: KanariConfig) -> list[Alert]:
@@ -63,6 +68,21 @@ def probe_alerts(timing: Timing, config: KanariConfig) -> list[Alert]:
                 f"Prometheus has not scraped {{{{ $labels.instance }}}} of job {job} for {down_for}, "
                 "while another replica leads and sends. Nothing is missed now, but there is no standby "
                 "to take over if the leader fails."
+            ),
+            dashboard=Dashboard.PROBE,
+        ),
+        Alert(
+            name="KanariSplitBrain",
+            expr="sum(kanari_leader) > 1",
+            for_=timing.scaled(SPLIT_BRAIN_FOR),
+            labels={**probe, "severity": "critical"},
+            summary="{{ $value }} Kanari replicas lead at once: every canary is sent more than once",
+            description=(
+                f"{{{{ $value }}}} replicas of job {job} have each led for "
+                f"{prom_duration(timing.scaled(SPLIT_BRAIN_FOR))}. One ledger lets only one replica lead, "
+                "so they use different ledgers: each sends its own canaries to every municipality, and "
+                "every sum over the job counts them all. Stop all but one deployment, or point them at "
+                "one PostgreSQL ledger."
             ),
             dashboard=Dashboard.PROBE,
         ),
