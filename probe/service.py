@@ -3,7 +3,7 @@
 With the SQLite ledger the probe leads from its start (the ledger's lock makes it the only sender). With
 the PostgreSQL ledger it is one of several replicas (:mod:`probe.leadership.lease`): it serves HTTP at
 once and stands by (``kanari_leader 0``, ``/readyz`` 200 naming the role, only the standby's metrics:
-:mod:`probe.leadership.standby`), tries the lease every third of it, and on taking it resumes from the
+:mod:`probe.leadership.standby`), tries the lease every tick, and on taking it resumes from the
 ledger like a restart and starts ticking. Every tick first asks whether the lease still holds by this
 replica's own clock: a leader that cannot renew stops sending before its lease could run out. A leader
 whose lease another took (fenced) stops the process (exit 1): what it had in memory may be behind the
@@ -132,7 +132,9 @@ class ProbeService:
             await self._shutdown()
 
     async def _keep_lease(self, stop: asyncio.Event) -> None:
-        """Take or renew the lease every third of it until ``stop``, or until it is lost."""
+        """Renew the lease every third of it (leader), or try to take it every tick (standby), until
+        ``stop`` or until it is lost: a dead leader's lease runs out ``lease`` after its last renewal, and
+        a standby then leads within one tick."""
         assert self.leadership is not None
         while not stop.is_set():
             # A worker thread: the database may take up to its statement timeout to answer.
@@ -145,7 +147,10 @@ class ProbeService:
             if self._engine_started:
                 self.runtime.metrics.set_leader(self._leads())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.leadership.interval)
+                pause = (
+                    self.leadership.interval if self._leads() else min(self._tick, self.leadership.interval)
+                )
+                await asyncio.wait_for(stop.wait(), pause)
 
     async def _lead(self) -> None:
         """Resume from the ledger (a worker thread, so the loop keeps serving), then start ticking."""

@@ -169,3 +169,30 @@ async def test_a_replica_stands_by_leads_stops_by_its_own_clock_and_stops_when_f
             stop.set()
             if not running.done():
                 await asyncio.wait_for(running, 30)
+
+
+async def test_a_standby_tries_the_lease_every_tick_not_every_third_of_it(tmp_path: Path) -> None:
+    # A 30 s lease is renewed every 10 s, but a standby asks at every 1 s tick: a dead leader's lease
+    # that has just run out is taken within a tick, so the takeover comes within the lease plus one tick.
+    async with harness(tmp_path, "4601") as probe:
+        store = ScriptedLease()
+        probe.runtime.leadership = Leadership(store, 30.0, holder="test")
+        service = ProbeService(probe.runtime, "127.0.0.1:0")
+        stop = asyncio.Event()
+        running = asyncio.create_task(service.run(stop))
+        try:
+            async with httpx.AsyncClient(base_url=service.url, timeout=5) as http:
+
+                async def role(expected: str) -> bool:
+                    answer = await http.get("/readyz")
+                    return answer.status_code == 200 and answer.json()["role"] == expected
+
+                await eventually(lambda: role("standby"), "a standby")
+                store.epoch = 1  # the lease runs out now
+                freed = time.monotonic()
+                await eventually(lambda: role("leader"), "the takeover")
+                # One tick, plus the engine's resume and a poll of /readyz: far below the 10 s renewal.
+                assert time.monotonic() - freed < 3.0
+        finally:
+            stop.set()
+            await asyncio.wait_for(running, 30)

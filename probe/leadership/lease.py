@@ -1,13 +1,14 @@
 """Exactly one replica leads: a lease in the ledger's database, renewed every third of its length.
 
 :class:`Leadership` is the lease as one replica sees it, driven by :meth:`Leadership.step` (the service
-calls it every :attr:`Leadership.interval`) and a monotonic clock injected for tests. The lease itself is
+calls it every :attr:`Leadership.interval` while it leads, every scheduler tick while it stands by) and a
+monotonic clock injected for tests. The lease itself is
 a row in PostgreSQL (:class:`probe.ledger.postgres.PostgresLease`): holder, fencing epoch and expiry, all
 timed by the database's clock, so replicas never compare their own clocks.
 
 - A standby tries to take the lease at every step: it gets it once it is free or expired, with the
   epoch raised by one. A dead leader's lease runs out ``seconds`` after its last renewal, so a standby
-  leads within ``seconds`` plus one interval.
+  stepping every tick leads within ``seconds`` plus one tick.
 - A leader renews at every step. Renewal fails in two ways: the database does not answer (the leader
   keeps its epoch and tries again, but :meth:`Leadership.leading` turns false by its *own* clock
   ``margin`` before the lease could have run out, so it stops sending before anyone else may start), or
