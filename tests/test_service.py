@@ -105,6 +105,12 @@ def counted(tick: Callable[[], None], name: str, ticks: list[str]) -> Callable[[
     return run
 
 
+async def has_role(http: httpx.AsyncClient, expected: str) -> bool:
+    """Whether the replica's ``/readyz`` answers 200 naming ``expected`` as its role."""
+    answer = await http.get("/readyz")
+    return answer.status_code == 200 and answer.json()["role"] == expected
+
+
 async def eventually(condition: Callable[[], Awaitable[bool]], what: str, seconds: float = 15) -> None:
     deadline = time.monotonic() + seconds
     while not await condition():
@@ -126,9 +132,8 @@ async def test_a_replica_stands_by_leads_stops_by_its_own_clock_and_stops_when_f
         try:
             async with httpx.AsyncClient(base_url=service.url, timeout=5) as http:
 
-                async def role(expected: str) -> bool:
-                    answer = await http.get("/readyz")
-                    return answer.status_code == 200 and answer.json()["role"] == expected
+                def role(expected: str) -> Awaitable[bool]:
+                    return has_role(http, expected)
 
                 async def metrics() -> str:
                     return (await http.get("/metrics")).text
@@ -183,9 +188,8 @@ async def test_a_standby_tries_the_lease_every_tick_not_every_third_of_it(tmp_pa
         try:
             async with httpx.AsyncClient(base_url=service.url, timeout=5) as http:
 
-                async def role(expected: str) -> bool:
-                    answer = await http.get("/readyz")
-                    return answer.status_code == 200 and answer.json()["role"] == expected
+                def role(expected: str) -> Awaitable[bool]:
+                    return has_role(http, expected)
 
                 await eventually(lambda: role("standby"), "a standby")
                 store.epoch = 1  # the lease runs out now
