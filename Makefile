@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # data here, to be combined.
 COVERAGE := COVERAGE_FILE=$(CURDIR)/.coverage $(BIN)/coverage
 
-.PHONY: run test test-fast lint fmt bench render debian-packages clean
+.PHONY: run test test-fast lint fmt bench soak render debian-packages clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,9 +25,9 @@ debian-packages:
 
 ## lint: ruff, ruff format, mypy --strict, the import contracts (pyproject.toml), hadolint
 lint: $(STAMP)
-	$(BIN)/ruff check probe tests scripts bench
-	$(BIN)/ruff format --check probe tests scripts bench
-	$(BIN)/mypy --strict probe bench tests
+	$(BIN)/ruff check probe tests scripts bench soak
+	$(BIN)/ruff format --check probe tests scripts bench soak
+	$(BIN)/mypy --strict probe bench tests soak
 	$(BIN)/lint-imports
 	$(BIN)/hadolint Dockerfile
 
@@ -46,8 +46,8 @@ test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow" -q --hypothesis-profile=fast -n auto
 
 fmt: $(STAMP)
-	$(BIN)/ruff format probe tests scripts bench
-	$(BIN)/ruff check --fix probe tests scripts bench
+	$(BIN)/ruff format probe tests scripts bench soak
+	$(BIN)/ruff check --fix probe tests scripts bench soak
 
 ## render: regenerate the committed alert rules, Alertmanager config and dashboards, and the Kubernetes
 ## base's PrometheusRule, dashboard and configuration ConfigMaps (deploy/kubernetes/base)
@@ -55,9 +55,14 @@ render: $(STAMP)
 	$(BIN)/kanari render all --config config
 	$(BIN)/python -m scripts.render_kubernetes --config config
 
-## bench: the performance benchmark, about 10 minutes (see README, Performance); figures in bench/results.json
+## bench: the performance benchmark, about 14 minutes (see README, Performance); figures in bench/results.json
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## soak: a simulated year on 50 routes, the learned and the fixed deadlines side by side (python -m
+## soak --help); figures in soak/results.json
+soak: $(STAMP)
+	$(BIN)/python -m soak
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache var .coverage .coverage.* htmlcov

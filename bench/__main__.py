@@ -1,5 +1,5 @@
 """``python -m bench`` (``make bench``): what a canary costs against the least anyone could spend, how
-the probe behaves at production timing, and how it scales. Four parts, each in its own processes:
+the probe behaves at production timing, and how it scales. Five parts, each in its own processes:
 
 - **cpu** (real HTTP over loopback, real time): the benchmark sandbox (:mod:`bench.sandbox`) pinned to
   one CPU; on the other, one after the other so they never compete, the honest floor (h11, the
@@ -14,6 +14,9 @@ the probe behaves at production timing, and how it scales. Four parts, each in i
 - **production** (:mod:`bench.production`, in process, fake clock, the real sandbox at speed 1): a
   simulated week at the example configuration's timing with a 24 h vendor outage and a vendor whose
   DELETE always fails: status reads per canary, load on the national services, memory over the week.
+- **status** (:mod:`bench.status_page`, in process, fake clock): the status page at 714 routes on a
+  30-day ledger at production timing, each page against its ledger reads alone, and the event loop's lag
+  while pages render against the same loop idle.
 
 One table is printed and the figures go to ``bench/results.json`` (:mod:`bench.report` names them).
 """
@@ -47,6 +50,7 @@ SANDBOX_START_TIMEOUT = 120.0
 # The scale and production parts bound their own run time; these only catch a hung child.
 SCALE_TIMEOUT = 900.0
 PRODUCTION_TIMEOUT = 900.0
+STATUS_TIMEOUT = 900.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +65,9 @@ class Plan:
     large_interval: float
     large_warmup: float
     large_window: float
+    status_days: float
+    status_repeat: int
+    status_lag_seconds: float
     smoke: bool
 
 
@@ -68,10 +75,11 @@ class Plan:
 # 20 000 routes every 5 minutes); warm-up one interval (every directory cache and connection warm),
 # window two intervals. The large run: 20 000 routes every 5 minutes (66.7 canaries/s, the target), long
 # enough for six scrapes 15 s apart.
-FULL = Plan(714, 12.0, 12.0, 24.0, 20_000, 300.0, 30.0, 90.0, smoke=False)
+# The status page: a month of history (the retention), 20 renders per page, 10 s of loop lag each way.
+FULL = Plan(714, 12.0, 12.0, 24.0, 20_000, 300.0, 30.0, 90.0, 30.0, 20, 10.0, smoke=False)
 # A few seconds of each, every figure present: the honesty checks of ``make test``, never its timings.
-SMOKE = Plan(714, 12.0, 2.0, 4.0, 714, 12.0, 2.0, 16.0, smoke=True)
-PARTS = ("cpu", "large", "scale", "production")
+SMOKE = Plan(714, 12.0, 2.0, 4.0, 714, 12.0, 2.0, 16.0, 0.1, 3, 1.0, smoke=True)
+PARTS = ("cpu", "large", "scale", "production", "status")
 
 
 class BenchError(Exception):
@@ -256,6 +264,20 @@ def measure_production(plan: Plan, work: Path) -> dict[str, Any]:
     )
 
 
+def measure_status(plan: Plan, work: Path) -> dict[str, Any]:
+    """The status page's render cost and the loop's lag while it renders (fake clock, in process)."""
+    directory = work / "status"
+    directory.mkdir(parents=True, exist_ok=True)
+    print(f"  status page: {plan.status_days:g} days of history at 714 routes ...", flush=True)
+    return run_child(
+        "bench.status_page",
+        ["--days", f"{plan.status_days:g}", "--repeat", str(plan.status_repeat),
+         "--lag-seconds", f"{plan.status_lag_seconds:g}"],
+        directory / "status.json",
+        STATUS_TIMEOUT,
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry; exit 0 when every run completed, 1 when a child failed."""
     parser = argparse.ArgumentParser(
@@ -288,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
             raw["large"], raw["scale"] = measure_large(plan, work)
         if "production" in parts:
             raw["production"] = measure_production(plan, work)
+        if "status" in parts:
+            raw["status"] = measure_status(plan, work)
     except BenchError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1

@@ -92,9 +92,9 @@ CREATE TABLE counters (
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-# Schema 3 had every column but the last (``cleanup_failed_at``, added by schema 4).
+# Schema 3 had every column up to ``cleanup_failed_at`` (added by schema 4, before the due columns of 5).
 _COLUMNS_3 = COLUMNS[: COLUMNS.index("cleanup_failed_at")]
-assert COLUMNS[len(_COLUMNS_3) :] == ("cleanup_failed_at",)
+assert COLUMNS[len(_COLUMNS_3)] == "cleanup_failed_at"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -122,8 +122,8 @@ class Instruments:
         created: list[CanaryRecord] = []
         factory_create = sender._factory.create
 
-        def create(route: Any, now: float) -> Any:
-            record, subject = factory_create(route, now)
+        def create(route: Any, now: float, due: Any = None) -> Any:
+            record, subject = factory_create(route, now, due)
             created.append(record)
             return record, subject
 

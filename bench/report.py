@@ -11,6 +11,13 @@ breakdown of Kanari's CPU per canary is read off the floors of the same run:
 - **ledger**: Kanari's own ledger writes, metered inside Kanari;
 - **engine and metrics**: the rest (scheduling, status and read-back bookkeeping, verdicts, metric
   updates, the exposition rendered for the scrapes).
+
+The status page's figures (:func:`status_figures`, from :mod:`bench.status_page`) are milliseconds per
+page rendered uncached on 714 routes with a month of history, as the page's worker thread spends them
+(ledger reads, views, templates), each with the ratio to its baseline: the same ledger reads alone
+through the same connection. The loop's lag is how late a 10 ms sleep on the event loop wakes while the
+national and vendor pages render on the worker, beside the same loop idle. They do not measure HTTP over
+a socket, gzip, the browser, PostgreSQL, or reads racing the probe's writes.
 """
 
 from __future__ import annotations
@@ -31,10 +38,16 @@ TARGETS: tuple[tuple[str, str, float | None, str], ...] = (
     ("rss_growth_7d_ratio", "x", 1.1, "below"),
     ("metrics_p99_ms_20k", "ms", 250.0, "below"),
     ("send_lag_p99_s", "s", None, "below"),
+    ("status_national_ms", "ms", None, "below"),
+    ("status_vendor_ms", "ms", None, "below"),
+    ("status_municipality_ms", "ms", None, "below"),
+    ("status_loop_lag_p99_ms", "ms", None, "below"),
 )
 REQUIRED = tuple(key for key, *_ in TARGETS)
 FLOORS = ("floor", "durable_floor", "same_transport")
 PER_CANARY_KINDS = ("send", "status", "readback", "cleanup", "directory", "token")
+# The status part's pages (``vendor``: its 7- and 30-day counts read; ``vendor_warm``: the counts kept).
+STATUS_PAGES = ("national", "vendor", "vendor_warm", "municipality")
 
 
 def _per_canary(run: dict[str, Any]) -> float:
@@ -64,6 +77,28 @@ def honesty(raw: dict[str, Any]) -> list[str]:
                 f"by upstream {sum(kanari['upstreams'].values())}"
             )
     return problems
+
+
+def status_figures(status: dict[str, Any]) -> dict[str, float]:
+    """The status part's figures: per page ``status_{page}_ms`` (median), ``status_{page}_worst_ms``,
+    ``status_{page}_reads_ms`` (the baseline's median) and ``status_over_reads_ratio_{page}``; the loop's
+    lag while rendering (``status_loop_lag_p99_ms``, ``status_loop_lag_max_ms``) and idle
+    (``status_loop_lag_idle_p99_ms``, ``status_loop_lag_idle_max_ms``)."""
+    figures: dict[str, float] = {}
+    for name in STATUS_PAGES:
+        page = status["pages"][name]
+        figures[f"status_{name}_ms"] = page["page"]["median"]
+        figures[f"status_{name}_worst_ms"] = page["page"]["worst"]
+        figures[f"status_{name}_reads_ms"] = page["reads"]["median"]
+        figures[f"status_over_reads_ratio_{name}"] = page["page"]["median"] / max(
+            page["reads"]["median"], 1e-9
+        )
+    loop = status["loop"]
+    figures["status_loop_lag_p99_ms"] = loop["rendering"]["p99"]
+    figures["status_loop_lag_max_ms"] = loop["rendering"]["worst"]
+    figures["status_loop_lag_idle_p99_ms"] = loop["idle"]["p99"]
+    figures["status_loop_lag_idle_max_ms"] = loop["idle"]["worst"]
+    return figures
 
 
 def summarise(raw: dict[str, Any]) -> dict[str, Any]:
@@ -103,6 +138,8 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         figures["metrics_scrapes_20k"] = large["scrape"]["scrapes"]
         figures["send_lag_p99_s"] = large["lag_p99"]
         figures["large_routes"] = large["routes"]
+    if raw.get("status"):
+        figures.update(status_figures(raw["status"]))
     for part in ("scale", "production"):
         for key, value in (raw.get(part) or {}).items():
             if key in REQUIRED or key not in figures:
@@ -150,4 +187,28 @@ def render_table(figures: dict[str, Any], raw: dict[str, Any]) -> str:
         notes = raw["scale"].get("notes")
         if notes:
             lines.append(f"scale: {notes}")
+    if raw.get("status"):
+        lines.append("")
+        lines.extend(_status_lines(figures, raw["status"]))
     return "\n".join(lines)
+
+
+def _status_lines(figures: dict[str, Any], status: dict[str, Any]) -> list[str]:
+    """Each page against its reads alone, and the loop's lag against the same loop idle."""
+    lines = [
+        f"status page ({status['routes']} routes, {status['days']:g} days, {status['rows']} canaries, "
+        f"{status['incidents']} incidents; ledger built in {status['fill_seconds']:.0f} s), ms per page:"
+    ]
+    for name in STATUS_PAGES:
+        key = f"status_{name}"
+        lines.append(
+            f"  {name:<13} median {figures[f'{key}_ms']:.3g}, worst {figures[f'{key}_worst_ms']:.3g}"
+            f"; reads alone {figures[f'{key}_reads_ms']:.3g}"
+            f"; page/reads {figures[f'status_over_reads_ratio_{name}']:.3g}x"
+        )
+    lag = {key: figures[f"status_loop_lag_{key}_ms"] for key in ("p99", "max", "idle_p99", "idle_max")}
+    lines.append(
+        f"  loop lag while rendering: p99 {lag['p99']:.3g} ms, max {lag['max']:.3g} ms; idle: p99 "
+        f"{lag['idle_p99']:.3g} ms, max {lag['idle_max']:.3g} ms ({status['loop']['renders']} pages rendered)"
+    )
+    return lines

@@ -52,6 +52,9 @@ PRODUCTION_TIMING: dict[str, Any] = {
     "readback": {"poll_interval": "1m", "cleanup": True},
     "blind_grace": "2m",
     "late_window": "24h",
+    # Production's office hours (08:00-15:30 Oslo, working days): the sandbox's people keep them at
+    # speed 1, and the deadlines of their hops count in them.
+    "office_hours": {},
 }
 
 

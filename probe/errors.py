@@ -10,6 +10,7 @@ Every error Kanari raises on purpose derives from :class:`KanariError`::
     │   ├── AuthError          reason ``auth``: no token, or the token was refused
     │   ├── RateLimitedError   reason ``rate_limited``, with the ``Retry-After`` delay
     │   └── InvalidResponseError  reason ``invalid_response``: the answer did not parse
+    │       └── ResponseTooLargeError  the answer exceeded the size Kanari reads
     ├── MarkerError            a canary marker failed verification (forged, altered, expired, unknown key)
     ├── LedgerError            the canary ledger could not be read or written
     │   ├── LedgerUnusableError      the ledger file cannot be opened as asked: names its path, what is
@@ -136,6 +137,11 @@ class InvalidResponseError(UpstreamError):
     def __init__(self, upstream: str, message: str, status_code: int | None = None) -> None:
         processed = status_code is None or 200 <= status_code < 300
         super().__init__(upstream, Reason.INVALID_RESPONSE, message, status_code, maybe_processed=processed)
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """The answer was larger than Kanari reads (``http.max_response_bytes``); kept apart so that
+    ``kanari readback verify`` can name the size limit as the rule broken."""
 
 
 class MarkerError(KanariError):

@@ -64,6 +64,14 @@ HOPS: dict[Channel, tuple[tuple[Hop, Owner], ...]] = {
     ),
 }
 
+# Hops that need a person (someone at the municipality opens and reads the inbox entry): their deadlines
+# count in office time (:mod:`probe.office_time`); every other hop is a machine's, on wall-clock time. A
+# route may mark more hops as manual (a fagsystem whose registration is done by hand).
+HUMAN_HOPS: dict[Channel, frozenset[Hop]] = {
+    Channel.PORTAL: frozenset(),
+    Channel.ALTINN: frozenset({Hop.FETCHED, Hop.READ}),
+}
+
 # Who owns a canary that ended as ``failed`` by an upstream's explicit failure status.
 FAILURE_OWNER: dict[Channel, Owner] = {Channel.PORTAL: Owner.VENDOR, Channel.ALTINN: Owner.DIGDIR}
 

@@ -45,6 +45,8 @@ from probe.transport.upstream import Upstream
 # timeout, so a request that would be answered in time is, and a stuck one cannot hold the process
 # (Kubernetes' default termination grace is 30 s; the HTTP surface then takes at most 5 s more).
 SHUTDOWN_GRACE = 10.0
+# What every upstream sees Kanari as (``kanari readback verify`` too).
+USER_AGENT = f"kanari/{__version__}"
 
 
 def ssl_context(ca_bundle: Path | None) -> ssl.SSLContext:
@@ -77,7 +79,7 @@ def http_client(
     return httpx.AsyncClient(
         transport=transport if transport is not None else pooled_transport(context, limits),
         verify=context,
-        headers={"User-Agent": f"kanari/{__version__}"},
+        headers={"User-Agent": USER_AGENT},
         limits=limits,
         follow_redirects=False,
     )
@@ -211,6 +213,7 @@ def build_runtime(
             blind_grace=settings.blind_grace,
             late_window=settings.late_window,
             cleanup=settings.readback.cleanup,
+            ks_retention=settings.ks_retention,
         ),
         seed=seed or 0,
     )

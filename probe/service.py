@@ -19,9 +19,14 @@ from collections.abc import Callable
 
 from probe.http.app import create_app
 from probe.http.server import HttpServer
+from probe.http.status.site import StatusLedger, StatusSite
 from probe.leadership.lease import Role, Step
 from probe.leadership.standby import RoleExposition
+from probe.ledger.postgres import PostgresLedger
+from probe.ledger.sqlite import Ledger
+from probe.ledger.store import LedgerStore
 from probe.metrics.exposition import Exposition
+from probe.render.links import runbook_url
 from probe.runtime import Runtime
 from probe.scheduling.ticks import TickScheduler
 
@@ -37,6 +42,32 @@ TICK_SECONDS = 1.0
 # simultaneous connections than one burst per second.
 SEND_TICK_SECONDS = 0.25
 MAINTENANCE_SECONDS = 3600.0
+
+
+def status_reader(ledger: LedgerStore) -> Callable[[], StatusLedger]:
+    """How the status page opens a read-only connection of its own to ``ledger`` (SQLite: the same file;
+    PostgreSQL: the same database), never sharing the engine's."""
+    if isinstance(ledger, PostgresLedger):
+        target = ledger.target
+        return lambda: PostgresLedger(target, holder="status-page", epoch=lambda: None, create=False)
+    if isinstance(ledger, Ledger):
+        path = ledger.path
+        return lambda: Ledger.open_read_only(path)
+    raise TypeError(f"no read-only view of a {type(ledger).__name__} ledger for the status page")
+
+
+def status_site(runtime: Runtime, basic_auth: tuple[str, str] | None) -> StatusSite:
+    """The status page of ``runtime``'s routes, behind ``basic_auth`` (that of ``/metrics``)."""
+    alerting = runtime.config.settings.alerting
+    return StatusSite(
+        runtime.engine.routes,
+        {vendor.id: vendor.name for vendor in runtime.config.vendors.values()},
+        status_reader(runtime.ledger),
+        runtime.engine.clock,
+        lambda alert: runbook_url(alerting, alert),
+        basic_auth=basic_auth,
+        deadlines=runtime.engine.deadlines.learned,
+    )
 
 
 class ProbeService:
@@ -65,6 +96,7 @@ class ProbeService:
         exposition: Exposition | RoleExposition = runtime.metrics.served
         if self.leadership is not None:
             exposition = RoleExposition(runtime.registry, runtime.metrics.served, self._leads)
+        self.status = status_site(runtime, basic_auth)
         self._app = create_app(
             exposition,
             self.readiness,
@@ -72,6 +104,7 @@ class ProbeService:
             basic_auth,
             started=lambda: self._started,
             role=lambda: self.role.value,
+            status=self.status,
         )
         self.server = HttpServer(listen or settings.listen)
 
@@ -168,6 +201,7 @@ class ProbeService:
         if self.scheduler.running:
             self.scheduler.shutdown()
         await self.server.close()
+        await self.status.close()
         # Fenced, nothing it still has may be committed or sent: no grace for requests under way.
         await (self.runtime.close(0.0) if self.lost_lease else self.runtime.close())
         if self.leadership is not None:

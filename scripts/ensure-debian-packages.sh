@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite runs for real (promtool, amtool, prometheus, alertmanager;
 # openssl, the independent check of the canary's signature and encryption; PostgreSQL's server, which the
-# tests of the two-replica ledger start themselves) when they are missing. A no-op on a machine that has
+# tests of the two-replica ledger start themselves; Chromium and its WebDriver, in which the status page
+# is tested) when they are missing. A no-op on a machine that has
 # them; needs root (or sudo) otherwise.
 set -euo pipefail
 missing=()
@@ -11,6 +12,8 @@ command -v prometheus-alertmanager >/dev/null || missing+=(prometheus-alertmanag
 command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 command -v openssl >/dev/null || missing+=(openssl)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 [ ${#missing[@]} -eq 0 ] && exit 0
 mapfile -t packages < <(printf '%s\n' "${missing[@]}" | sort -u)
 echo "installing Debian packages: ${packages[*]}" >&2

@@ -32,6 +32,8 @@ class Observation:
     failed_status: str | None
     last_status: str
     detail: str | None = None
+    # The status history as received (evidence: probe.lifecycle.status_history).
+    events: tuple[StatusEvent, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ def observation_from_events(
     upstream listed them in (``sorted`` is stable), so a ``LEVERT`` stamped in the same millisecond as
     ``SENDT_PRINT`` still comes after it.
     """
+    events = tuple(events)
     ordered = sorted(events, key=lambda event: event.at)
     # The hops the statuses name, in the channel's order (probe.hops).
     hop_order = [hop for hop in hops_of(channel) if hop in hop_of_status.values()]
@@ -81,7 +84,7 @@ def observation_from_events(
         if later in reached and hop_order[index] not in reached:
             reached[hop_order[index]] = reached[later]
     last = current_status if current_status is not None else (ordered[-1].status if ordered else "")
-    return Observation(reached, failed, last, detail)
+    return Observation(reached, failed, last, detail, tuple(events))
 
 
 class ChannelAdapter(Protocol):

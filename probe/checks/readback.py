@@ -52,14 +52,15 @@ class ReadbackClient:
 
             self._token = static_token
 
-    def _url(self, kommunenummer: str, suffix: str = "") -> str:
+    def url(self, kommunenummer: str, suffix: str = "") -> str:
+        """The municipality's list URL, or with ``suffix`` (``/{canaryId}``) one canary's."""
         return f"{self._base}/kanari/v1/municipalities/{kommunenummer}/canaries{suffix}"
 
     async def since(self, kommunenummer: str, since: float) -> list[Registration]:
         """Every canary the vendor registered for the municipality since ``since`` (duplicates kept)."""
         answer = await self._upstream.json(
             "GET",
-            self._url(kommunenummer),
+            self.url(kommunenummer),
             backoff_key=kommunenummer,
             token=self._token,
             params={"since": to_rfc3339(since)},
@@ -73,7 +74,7 @@ class ReadbackClient:
         try:
             await self._upstream.request(
                 "DELETE",
-                self._url(kommunenummer, f"/{canary_id}"),
+                self.url(kommunenummer, f"/{canary_id}"),
                 backoff_key=kommunenummer,
                 token=self._token,
             )

@@ -1,18 +1,23 @@
-"""Helpers shared by the commands: loading a configuration and running until interrupted."""
+"""Helpers shared by the commands: loading a configuration, opening the ledger to read it, and running
+until interrupted."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from probe.cli.logformat import tell
 from probe.config.loader import KanariConfig, load_config
 from probe.errors import InvalidConfigError, KanariError
+from probe.ledger.postgres import PostgresLedger, PostgresTarget
+from probe.ledger.sqlite import Ledger
 
 DEFAULT_CONFIG = Path("config")
 
@@ -30,21 +35,70 @@ def add_config_argument(parser: argparse.ArgumentParser, default: Path = DEFAULT
     )
 
 
-def load_or_explain(directory: Path, overrides: Mapping[str, Any] | None = None) -> KanariConfig | None:
-    """Load the configuration, or print every problem to stderr and return ``None``."""
+def load_or_explain(
+    directory: Path, overrides: Mapping[str, Any] | None = None, *, secrets: bool = True
+) -> KanariConfig | None:
+    """Load the configuration, or print every problem to stderr and return ``None``.
+
+    ``secrets=False`` is for the commands that only read the ledger (``kanari status``, ``incidents``,
+    ``evidence``): no secret or key file is read or required, so they run on a host (or in a shell)
+    that does not hold the probe's credentials, except the one secret reading needs, the PostgreSQL
+    ledger's ``password`` when one is configured."""
     try:
-        config = load_config(directory, overrides=overrides)
+        config = load_config(directory, overrides=overrides, with_secrets=secrets)
+        if not secrets:
+            _resolve_ledger_password(config)
     except InvalidConfigError as error:
-        print(f"configuration in {directory} is not valid:", file=sys.stderr)
-        for problem in error.errors:
-            print(f"  {problem.render()}", file=sys.stderr)
+        problems = [problem.render() for problem in error.errors]
+        lines = "".join(f"\n  {problem}" for problem in problems)
+        tell(f"configuration in {directory} is not valid:{lines}", level=logging.ERROR, problems=problems)
         return None
     except KanariError as error:
-        print(f"configuration in {directory} is not usable: {error}", file=sys.stderr)
+        tell(f"configuration in {directory} is not usable: {error}", level=logging.ERROR)
         return None
     for warning in config.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        tell(f"warning: {warning}")
     return config
+
+
+def _resolve_ledger_password(config: KanariConfig) -> None:
+    """Read the PostgreSQL ledger's password (the only secret a reader needs); a
+    :class:`KanariError` naming the field and its source (never the value) if it cannot be read."""
+    postgres = config.settings.ledger_postgres
+    if postgres is None or postgres.password is None:
+        return
+    try:
+        postgres.password.resolve(config.directory, os.environ)
+    except LookupError as error:
+        raise KanariError(f"ledger_postgres.password: {error}") from None
+
+
+LedgerReader = Ledger | PostgresLedger
+
+
+def open_ledger_read_only(config: KanariConfig, holder: str) -> LedgerReader:
+    """The configured ledger, for reading only: SQLite opened read-only (a wrong path is an error naming
+    it, never a new ledger; a read-only file or directory is fine), or the PostgreSQL database the
+    replicas share, creating nothing and holding no lease (any write would be refused). ``holder``
+    names the command in PostgreSQL's connection list (``kanari-status``). Raises
+    :class:`~probe.errors.LedgerError` naming what is wrong."""
+    postgres = config.settings.ledger_postgres
+    if postgres is None:
+        return Ledger.open_read_only(config.path(config.settings.ledger))
+    target = PostgresTarget(
+        postgres.dsn, postgres.password.value() if postgres.password else None, postgres.lease
+    )
+    return PostgresLedger(target, holder=holder, epoch=lambda: None, create=False)
+
+
+def warn_if_incomplete(ledger: LedgerReader) -> None:
+    """Warn on stderr when a SQLite ledger's ``-wal`` could not be read: the newest rows may be missing."""
+    if isinstance(ledger, Ledger) and not ledger.complete:
+        print(
+            f"warning: {ledger.path}-wal could not be read (no usable -shm in a read-only directory): "
+            "the newest verdicts may be missing",
+            file=sys.stderr,
+        )
 
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[int]]) -> int:

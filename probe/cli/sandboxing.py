@@ -187,6 +187,8 @@ async def demo(arguments: argparse.Namespace, stop: asyncio.Event) -> int:
         for warning in latency_warnings(config, sandbox.manifest):
             print(f"warning: {warning}", file=sys.stderr)
         service = ProbeService(build_runtime(config, SystemClock()), arguments.listen)
+        # The status page first: it is where a person starts looking.
+        print(f"status page    {service.url}/status", flush=True)
         print_urls(sandbox)
         print_demo(service.url, sandbox.manifest, config)
         await service.run(stop)

@@ -148,6 +148,15 @@ RETENTION = Bounds(
     366 * DAY,
     "a night's incident must keep its canaries until morning, and the ledger grows with every day kept",
 )
+# KS keeps reports 30 days since June 2023 (14 before): an incident's recovery date is its window's start
+# plus this; a day keeps a night's incident recoverable, a year is longer than KS has ever kept them.
+KS_RETENTION_DEFAULT = 30 * DAY
+KS_RETENTION = Bounds(
+    "ks_retention",
+    DAY,
+    366 * DAY,
+    "KS keeps reports 30 days (14 before June 2023); an incident's recovery date follows from it",
+)
 LEASE = Bounds(
     "ledger_postgres.lease",
     3.0,
@@ -207,6 +216,7 @@ DeliveryTime = Annotated[float, BeforeValidator(_bounded(DELIVERY_TIME))]
 BlindGrace = Annotated[float, BeforeValidator(_bounded(BLIND_GRACE))]
 LateWindow = Annotated[float, BeforeValidator(_bounded(LATE_WINDOW))]
 Retention = Annotated[float, BeforeValidator(_bounded(RETENTION))]
+KsRetention = Annotated[float, BeforeValidator(_bounded(KS_RETENTION))]
 MarkerAge = Annotated[float, BeforeValidator(_bounded(MARKER_AGE))]
 Timeout = Annotated[float, BeforeValidator(_bounded(TIMEOUT))]
 AssertionLifetime = Annotated[float, BeforeValidator(_bounded(ASSERTION_LIFETIME))]

@@ -19,10 +19,12 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from probe.config.durations import (
+    KS_RETENTION_DEFAULT,
     AssertionLifetime,
     BlindGrace,
     DeliveryTime,
     DirectoryCache,
+    KsRetention,
     LateWindow,
     LeaseTime,
     MarkerAge,
@@ -42,6 +44,7 @@ from probe.config.fields import (
     TimeZoneName,
     UpstreamUrl,
 )
+from probe.config.office import LearningSettings, OfficeHoursSettings
 from probe.config.types import SecretSource
 from probe.hops import Channel, Hop
 
@@ -128,6 +131,9 @@ class ChannelSettings(Strict):
     final_hop: Hop | None = None
     concurrency: int = Field(default=16, ge=1, le=1024)
     timeout: Timeout = 10
+    # Each route learns its deadline per hop from its own delivered canaries (the deadline above is the
+    # cold start and the upper limit); ``null``: the deadline above for every hop.
+    learning: LearningSettings | None = LearningSettings()
 
 
 class PortalSettings(ChannelSettings):
@@ -344,6 +350,14 @@ class ProbeSettings(BaseSettings):
     blind_grace: BlindGrace = 120
     # Resolved canaries older than this are folded into per-route totals and removed from the ledger.
     retention: Retention = 30 * 86400
+    # How long KS keeps a report: reports sent in an incident's exposure window can be recovered from KS
+    # until its start plus this (DESIGN section 7).
+    ks_retention: KsRetention = KS_RETENTION_DEFAULT
+    # When people at the municipalities work: the deadlines of the hops that need a person (Altinn
+    # fetched and read, a route's manual_hops) count in these hours only. A municipality file may give
+    # its own (and its closures). ``null``: every hop on wall-clock time (a sandbox whose people never
+    # sleep).
+    office_hours: OfficeHoursSettings | None = OfficeHoursSettings()
 
     @classmethod
     def settings_customise_sources(

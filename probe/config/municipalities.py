@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from probe.config.durations import DeliveryTime, PollInterval, SendInterval
 from probe.config.fields import VENDOR_ID_PATTERN, ApiVersionChoice, HttpUrl, Organisasjonsnummer, Strict
+from probe.config.office import OfficeHoursOverride
 from probe.hops import Channel, Hop
 
 
@@ -30,6 +31,9 @@ class MunicipalityChannel(Strict):
     # TT02 (Altinn's test environment) holds mainly synthetic organisations, so a municipality's test
     # recipient is often another number than the one in Enhetsregisteret.
     recipient_organisasjonsnummer: Organisasjonsnummer | None = None
+    # Hops a person makes by hand on this route (a fagsystem whose registration is manual): their
+    # deadlines count in office time, as Altinn's fetched and read always do.
+    manual_hops: list[Hop] = []
 
 
 class Contact(Strict):
@@ -53,6 +57,8 @@ class MunicipalityFile(Strict):
     contacts: list[Contact] = []
     # Get the municipality's warnings (tickets); without them they reach the operations centre only.
     ticket_contacts: list[Contact] = []
+    # The office's own hours and closures (e.g. its summer weeks), laid over kanari.yaml's.
+    office_hours: OfficeHoursOverride | None = None
 
     # Numbers stay text: pydantic refuses a YAML integer for a ``str`` field, and the error names what
     # was written (an unquoted 0301 is the octal number 193), so nobody's 0301 silently becomes 301.

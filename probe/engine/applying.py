@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from probe.canary.marker import MarkerVerifier
 from probe.channels.base import ChannelAdapter, Sent
 from probe.checks.readback import Registration
+from probe.engine.log_throttle import LogThrottle
 from probe.engine.open_canaries import OpenCanaries
 from probe.engine.results import (
     CheckFailed,
@@ -29,6 +30,7 @@ from probe.engine.results import (
 from probe.errors import MarkerError, UpstreamError
 from probe.hops import Channel, Hop, hops_of
 from probe.lifecycle import record as lifecycle
+from probe.lifecycle import status_history
 from probe.lifecycle.record import CanaryRecord
 from probe.lifecycle.verdict import failed, not_found, send_refused
 from probe.metrics.metric_set import Metrics
@@ -59,9 +61,18 @@ class Applier:
         # Registrations whose marker was rejected, per open canary: read-back keeps returning the same
         # bad registration on every poll, and it is one bad registration, counted and logged once.
         self._rejected: dict[str, set[str]] = {}
+        # A failing upstream fails every request to it: its first failure is logged, then one line a
+        # minute with how many more there were (by channel, target and reason), on the time ``apply``
+        # is given. Each canary that fails still gets its own verdict line (probe.lifecycle.record).
+        self._now = 0.0
+        self._send_failures = LogThrottle(send_log, lambda: self._now)
+        self._check_failures = LogThrottle(log, lambda: self._now)
 
     def apply(self, results: Iterable[Result], now: float) -> None:
         """Apply ``results`` in order, at ``now``."""
+        self._now = now
+        self._send_failures.flush()
+        self._check_failures.flush()
         for result in results:
             if isinstance(result, CheckFailed):
                 self._check_failed(result)
@@ -112,11 +123,14 @@ class Applier:
             )
             return
         lifecycle.refused(record, answer.reason.value, answer.detail)
-        send_log.warning(
-            "send failed: route=%s/%s canary=%s reason=%s maybe_processed=%s detail=%s",
-            record.channel.value, record.municipality, record.id, answer.reason.value, answer.maybe_processed,
-            answer.detail or "-",
-        )  # fmt: skip
+        self._send_failures.log(
+            logging.WARNING,
+            f"{record.channel.value}:{answer.reason.value}",
+            f"send failed: route={record.channel.value}/{record.municipality} canary={record.id} "
+            f"reason={answer.reason.value} maybe_processed={answer.maybe_processed} "
+            f"detail={answer.detail or '-'}",
+            extra={**_failure_fields(answer, record), "target": "send"},
+        )
         if answer.maybe_processed:
             # Altinn can be asked by sendersReference; the portal cannot, so read-back must show it.
             adapter = self._adapters.get(record.channel)
@@ -126,7 +140,10 @@ class Applier:
 
     def _observed(self, record: CanaryRecord, seen: StatusSeen, now: float) -> None:
         observation = seen.observation
-        lifecycle.looked(record, "status", now)
+        # A look counts from when it was asked, not from when its answer was applied: a check asked
+        # before a hop was due and applied after must not count as "looked after it was due".
+        lifecycle.looked(record, "status", seen.asked_at)
+        status_history.seen(record, observation.events)
         lifecycle.status_seen(record, observation.last_status)
         lifecycle.note(record, observation.detail)
         self._reach(record, observation.reached, now, seen.asked_at)
@@ -162,7 +179,7 @@ class Applier:
         for record in seen.records:
             if record in self._canaries:
                 with self._canaries.changing(record):
-                    lifecycle.looked(record, "readback", now)
+                    lifecycle.looked(record, "readback", seen.asked_at)
 
     def _marker_problem(self, record: CanaryRecord, registration: Registration, now: float) -> str | None:
         """Why the registration's marker does not prove it is this canary, or ``None`` if it does."""
@@ -178,13 +195,19 @@ class Applier:
     def _check_failed(self, failure: CheckFailed) -> None:
         error = failure.error
         self._metrics.check_failed(failure.channel, failure.target, error.reason)
-        log.info(
-            "check failed: target=%s channel=%s reason=%s",
-            failure.target,
-            failure.channel.value,
-            error.reason.value,
-        )
         record = failure.record
+        about = f" vendor={record.vendor} canary={record.id}" if record is not None else ""
+        self._check_failures.log(
+            logging.WARNING,
+            f"{failure.target}:{failure.channel.value}:{error.reason.value}",
+            f"check failed: target={failure.target} channel={failure.channel.value} "
+            f"reason={error.reason.value}{about}",
+            extra={
+                **_failure_fields(error, record),
+                "target": failure.target,
+                "channel": failure.channel.value,
+            },
+        )
         if record is not None and error.detail and record in self._canaries:
             with self._canaries.changing(record):
                 lifecycle.note(record, error.detail)
@@ -212,3 +235,26 @@ class Applier:
             at = min(max(stamped, record.created_at), now)
             lifecycle.reach(record, hop, at)
             self._canaries.after_commit(functools.partial(self._metrics.hop_reached, record, hop, at))
+
+
+def _failure_fields(error: UpstreamError, record: CanaryRecord | None) -> dict[str, object]:
+    """The structured fields of an upstream failure's log line (``--log-format json``): never a label,
+    and ``detail`` is already cleaned of anything token-like (:mod:`probe.diagnostics`)."""
+    route: dict[str, object] = {}
+    if record is not None:
+        route = {
+            "canary_id": record.id,
+            "route": f"{record.channel.value}/{record.municipality}",
+            "channel": record.channel.value,
+            "municipality": record.municipality,
+            "vendor": record.vendor,
+        }
+    return {
+        "event": "upstream_failure",
+        **route,
+        "upstream": error.upstream,
+        "reason": error.reason.value,
+        "status_code": error.status_code,
+        "maybe_processed": error.maybe_processed,
+        "detail": error.detail,
+    }

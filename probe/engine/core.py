@@ -23,12 +23,15 @@ from probe.canary.marker import MarkerVerifier
 from probe.channels.base import ChannelAdapter
 from probe.checks.readback import ReadbackClient
 from probe.clock import Clock
+from probe.config.durations import KS_RETENTION_DEFAULT
 from probe.config.routes import Route
 from probe.engine.applying import Applier
 from probe.engine.cleanup import Cleanup
+from probe.engine.deadlines import Deadlines
 from probe.engine.factory import CanaryFactory
 from probe.engine.judge import Judge
 from probe.engine.open_canaries import OpenCanaries
+from probe.engine.overdue import Overdue
 from probe.engine.readback_batches import ReadbackBatches
 from probe.engine.sender import Sender
 from probe.engine.status_checks import StatusChecks
@@ -53,6 +56,7 @@ class PollSettings:
     blind_grace: float
     late_window: float
     cleanup: bool
+    ks_retention: float = KS_RETENTION_DEFAULT
 
 
 class Engine:
@@ -76,11 +80,15 @@ class Engine:
         self.clock = clock
         self.ledger = ledger
         self.metrics = metrics
-        self.canaries = OpenCanaries(ledger, metrics, clock.now)
+        self.canaries = OpenCanaries(ledger, metrics, clock.now, ks_retention=poll_settings.ks_retention)
         self.schedule = RouteSchedule(seed=seed)
         self._adapters = adapters
         self._routes_by_key = {route.key: route for route in routes}
-        self.sender = Sender(self.canaries, adapters, self.schedule, factory, metrics)
+        self.deadlines = Deadlines(routes, metrics)
+        self.overdue = Overdue(self.deadlines, metrics)
+        self.sender = Sender(
+            self.canaries, adapters, self.schedule, factory, metrics, deadlines=self.deadlines
+        )
         self._tasks = Tasks(clock.now)
         watch = Watch(poll_settings.late_window, watch_budget(routes))
         self._status = StatusChecks(self._tasks, adapters, self._routes_by_key, watch)
@@ -95,6 +103,7 @@ class Engine:
             cleanup=self._cleanup,
             blind_grace=poll_settings.blind_grace,
             settled=self._status.forget,
+            delivered=self.deadlines.delivered,
         )
         self._applier = Applier(self.canaries, metrics, verifier, adapters)
 
@@ -111,6 +120,8 @@ class Engine:
         self.metrics.restore(self.ledger.counts())
         for key, api_version in self.ledger.latest_versions().items():
             self.metrics.set_route_version(key, api_version)
+        learned_from = self.deadlines.restore(self.ledger)
+        self.deadlines.show_all(now)
         for record in self.ledger.newest_delivered():
             arrived = delivered_at(record)
             self.metrics.set_last_delivery(
@@ -124,7 +135,10 @@ class Engine:
         self.canaries.flush()
         self.schedule.plan(self.routes if schedule else (), now, self.ledger.last_created())
         self.update_gauges()
-        log.info("engine started: %d routes, %d open canaries", len(self.routes), len(open_records))
+        log.info(
+            "engine started: %d routes, %d open canaries, deadlines learned from %d delivered",
+            len(self.routes), len(open_records), learned_from,
+        )  # fmt: skip
 
     def _resume_unanswered(self, record: CanaryRecord) -> None:
         adapter = self._adapters.get(record.channel)
@@ -158,6 +172,8 @@ class Engine:
         self._readback.start_due(changed, now)
         self._status.start_due(changed, now)
         self._cleanup.start_due(changed, now)
+        self.overdue.advance(changed, now)
+        self.deadlines.refresh(now)
         self.update_gauges()
         self.metrics.beat(now)
 

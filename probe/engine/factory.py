@@ -10,6 +10,7 @@ from probe.canary.content import CanarySubject
 from probe.canary.identity import synthetic_fnr
 from probe.canary.marker import MarkerSigner
 from probe.config.routes import Route
+from probe.hops import Hop
 from probe.lifecycle.record import CanaryRecord
 
 # The fictional child is between 2 and 15 years old: any age works, a plausible one keeps receiving
@@ -25,11 +26,14 @@ class CanaryFactory:
         self._signer = signer
         self._random = rng or random.Random()
 
-    def create(self, route: Route, now: float) -> tuple[CanaryRecord, CanarySubject]:
-        """A new canary on ``route`` created at ``now`` (the instant its deadline counts from)."""
+    def create(
+        self, route: Route, now: float, due: dict[Hop, float] | None = None
+    ) -> tuple[CanaryRecord, CanarySubject]:
+        """A new canary on ``route`` created at ``now`` (the instant its deadlines count from), due at
+        each hop by ``due`` (the route's bounds; without them the configured deadline)."""
         canary_id = str(uuid.uuid4())
         marker = self._signer.sign(canary_id, route.channel, route.kommunenummer, int(now))
-        record = CanaryRecord.for_route(route, canary_id, marker, now)
+        record = CanaryRecord.for_route(route, canary_id, marker, now, due)
         return record, self.subject(record, route)
 
     def subject(self, record: CanaryRecord, route: Route) -> CanarySubject:

@@ -18,7 +18,7 @@ from probe.engine.watch import WATCHED, Watch
 from probe.hops import Verdict
 from probe.lifecycle import record as lifecycle
 from probe.lifecycle.record import CanaryRecord, State
-from probe.lifecycle.verdict import decide, delivered_at
+from probe.lifecycle.verdict import arrived_late, decide, delivered_at, judged_at
 from probe.metrics.metric_set import Metrics
 
 
@@ -34,14 +34,17 @@ class Judge:
         cleanup: Cleanup,
         blind_grace: float,
         settled: Callable[[CanaryRecord], None],
+        delivered: Callable[[CanaryRecord], None] = lambda record: None,
     ) -> None:
-        """``settled`` is told of each canary that was judged or closed (its checks can forget it)."""
+        """``settled`` is told of each canary that was judged or closed (its checks can forget it),
+        ``delivered`` of each delivered one once committed (its route learns from it)."""
         self._canaries = canaries
         self._metrics = metrics
         self._watch = watch
         self._cleanup = cleanup
         self._blind_grace = blind_grace
         self._settled = settled
+        self._delivered = delivered
         # Set by the engine's start: see ``decide``'s ``looking_since``.
         self.looking_since: float | None = None
         self._due = DueQueue[str]()
@@ -64,11 +67,9 @@ class Judge:
             if record.verdict is None:
                 self._due.schedule(record.id, self._next_judgment(record, now))
             return
-        if record.verdict in WATCHED and record.late_at is None:
-            arrived = delivered_at(record)
-            if arrived is not None and arrived > record.deadline_at:
-                with self._canaries.changing(record):
-                    lifecycle.arrive_late(record, now)
+        if record.verdict in WATCHED and record.late_at is None and arrived_late(record):
+            with self._canaries.changing(record):
+                lifecycle.arrive_late(record, now)
         if not self._cleanup.pending(record) and self._watch.over(record, now):
             with self._canaries.changing(record):
                 lifecycle.close(record)
@@ -80,9 +81,10 @@ class Judge:
 
     def _next_judgment(self, record: CanaryRecord, now: float) -> float:
         """When an open canary's verdict can next change with time alone (results change it sooner)."""
-        if now < record.deadline_at:
-            return record.deadline_at
-        blind_from = max(record.deadline_at, self.looking_since or record.deadline_at)
+        due = judged_at(record)
+        if now < due:
+            return due
+        blind_from = max(due, self.looking_since or due)
         return max(now, blind_from + self._blind_grace)
 
     def _judge(self, record: CanaryRecord, now: float) -> None:
@@ -95,4 +97,5 @@ class Judge:
                 arrived = delivered_at(record)
                 if arrived is not None:
                     self._canaries.after_commit(functools.partial(self._metrics.delivered, record, arrived))
+                self._canaries.after_commit(functools.partial(self._delivered, record))
         self._settled(record)

@@ -18,13 +18,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from probe.config.durations import KS_RETENTION_DEFAULT
 from probe.engine.due import DueQueue
+from probe.engine.incident_book import IncidentBook
 from probe.engine.log_throttle import LogThrottle
 from probe.errors import LedgerError
 from probe.hops import Channel
 from probe.ledger.rows import LedgerCount, ledger_count
 from probe.ledger.store import LedgerStore
-from probe.lifecycle.counters import CounterKey, counter_keys
+from probe.lifecycle.counters import RESOLVED, CounterKey, counter_keys
 from probe.lifecycle.record import UNRESOLVED, CanaryRecord, State
 from probe.metrics.metric_set import Metrics
 
@@ -36,10 +38,17 @@ class OpenCanaries:
     """Open canary records by id, with batched, ordered persistence."""
 
     def __init__(
-        self, ledger: LedgerStore, metrics: Metrics, now: Callable[[], float] = time.monotonic
+        self,
+        ledger: LedgerStore,
+        metrics: Metrics,
+        now: Callable[[], float] = time.monotonic,
+        *,
+        ks_retention: float = KS_RETENTION_DEFAULT,
     ) -> None:
         self.ledger = ledger
         self.metrics = metrics
+        # Every verdict passes through flush: the incidents it changes are saved with it.
+        self.incidents = IncidentBook(metrics, ks_retention)
         self.writable = True
         self._failing_since: float | None = None
         self._now = now
@@ -55,7 +64,9 @@ class OpenCanaries:
         self._after_commit: list[Callable[[], None]] = []
 
     def load(self, records: list[CanaryRecord]) -> None:
-        """Take the ledger's open records at start (their counters are restored separately)."""
+        """Take the ledger's open records at start (their counters are restored separately), and the
+        routes' incidents."""
+        self.incidents.restore(self.ledger, records)
         for record in records:
             self.records[record.id] = record
             self._touch(record)
@@ -115,12 +126,15 @@ class OpenCanaries:
             for key in added[record.id]:
                 count = ledger_count(record, key)
                 counts[count] = counts.get(count, 0) + 1
+        judged = [record for record in changed if any(name == RESOLVED for name, _ in added[record.id])]
+        pending = self.incidents.prepare(changed, judged)
         try:
-            self.ledger.save(changed, counts)
+            self.ledger.save(changed, counts, pending.changed)
         except LedgerError as error:
             self._failed(error)
             return False
         self._recovered()
+        self.incidents.commit(pending)
         for record in changed:
             if added[record.id]:
                 self.metrics.count(record, added[record.id])

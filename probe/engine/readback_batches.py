@@ -20,7 +20,7 @@ from probe.engine.watch import Watch
 from probe.errors import UpstreamError
 from probe.hops import Hop
 from probe.lifecycle.record import CanaryRecord, State
-from probe.lifecycle.verdict import needed_hops
+from probe.lifecycle.verdict import due_at, needed_hops
 
 # Clock skew between Kanari and a vendor must not hide a registration: ask for a little more.
 SINCE_MARGIN = 120.0
@@ -74,7 +74,8 @@ class ReadbackBatches:
                     members = self._members[group] = {}
                     self._due.schedule(group, now)  # a group that was idle is asked at once
                 else:
-                    self._bring_forward(group, record.deadline_at if record.verdict is None else None, now)
+                    judged = record.verdict is not None
+                    self._bring_forward(group, None if judged else registered_due(record), now)
                 members[record.id] = record
             elif members is not None:
                 members.pop(record.id, None)
@@ -107,7 +108,7 @@ class ReadbackBatches:
             self._watched_looks[group] = looks + 1
             return now + self._watch.pace(self._interval, looks)
         self._watched_looks.pop(group, None)
-        upcoming = [record.deadline_at for record in waiting if record.deadline_at > now]
+        upcoming = [due for due in map(registered_due, waiting) if due > now]
         failures = self._failures.get(group, 0)
         pause = min(self._interval * (1 << min(failures, 32)), max(self._interval, MAX_FAILING_PAUSE))
         return min([now + pause, *upcoming])
@@ -135,3 +136,8 @@ class ReadbackBatches:
             return RegistrationsSeen(group[0], group[1], tuple(members), tuple(registrations), now)
 
         self._tasks.start(ask, done=lambda: self._busy.discard(group))
+
+
+def registered_due(record: CanaryRecord) -> float:
+    """When ``record`` must be registered by: read-back is asked then at the latest."""
+    return due_at(record, Hop.REGISTERED)

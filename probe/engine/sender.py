@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from probe.canary.content import CanarySubject
 from probe.channels.base import ChannelAdapter
 from probe.config.routes import Route
+from probe.engine.deadlines import Deadlines
 from probe.engine.factory import CanaryFactory
 from probe.engine.open_canaries import OpenCanaries
 from probe.engine.results import Result, SendAnswered
@@ -33,8 +34,13 @@ class Sender:
         schedule: RouteSchedule,
         factory: CanaryFactory,
         metrics: Metrics,
+        *,
+        deadlines: Deadlines | None = None,
     ) -> None:
+        """``deadlines`` fixes each new canary's bounds (without it, every hop is due at the configured
+        deadline)."""
         self._canaries = canaries
+        self._deadlines = deadlines
         self._adapters = adapters
         self._schedule = schedule
         self._factory = factory
@@ -67,7 +73,8 @@ class Sender:
         for route, planned in due:
             if route.channel not in self._adapters:
                 continue
-            record, subject = self._factory.create(route, now)
+            bounds = self._deadlines.due(route, now) if self._deadlines is not None else None
+            record, subject = self._factory.create(route, now, bounds)
             self._canaries.add(record)
             started.append((route, record, subject))
             self._metrics.send_started(late_by=max(0.0, now - planned))

@@ -6,10 +6,11 @@ is asking when a hop can be there and when a verdict depends on it. A canary is 
 - once its next hop is **expected**: the route's usual latency to its last status hop (learned from the
   canaries it delivered, cold-started on the route's ``normal_latency``, or one poll period for a route
   without one);
-- if that did not show it, **halfway** to the deadline (a rejection or paper-post fallback is then seen
-  well before the deadline);
-- exactly **at the deadline**, so "not reached when it had to be" is decided then; and after the deadline
-  every poll period while the checks fail (until the blind grace ends);
+- if that did not show it, **halfway** to the deadline of the hop it waits for (a rejection or paper-post
+  fallback is then seen well before the deadline);
+- exactly **when that hop is due** (its learned or configured bound, :mod:`probe.lifecycle.bounds`), so
+  "not reached when it had to be" is decided then; and after that every poll period while the checks
+  fail (until the blind grace ends). Once the hop is there, the next hop's deadline is the one followed;
 - once judged and watched for a late arrival, at a **backing-off** pace (doubling to a cap), within a
   per-channel budget, so a long outage cannot multiply the load on the national services.
 
@@ -31,7 +32,7 @@ from probe.engine.watch import Watch
 from probe.errors import UpstreamError
 from probe.hops import Channel, Hop
 from probe.lifecycle.record import CanaryRecord, State
-from probe.lifecycle.verdict import needed_hops
+from probe.lifecycle.verdict import judged_at, needed_hops
 
 # A route that left the configuration while its canary was open is polled at a common pace.
 DEFAULT_POLL_INTERVAL = 15.0
@@ -146,22 +147,23 @@ class StatusChecks:
             return record.created_at  # a lookup: at once
         route = self._routes.get(record.route_key)
         expected = self.expected_latency(route) if route else DEFAULT_POLL_INTERVAL
-        return min(record.created_at + expected, record.deadline_at)
+        return min(record.created_at + expected, judged_at(record))
 
     def _following(self, record: CanaryRecord, asked: float) -> float:
         """When to ask again after asking at ``asked``."""
         interval = self._poll_interval(record)
         if record.verdict is not None:
             return asked + self._watch.pace(interval, self._watched.get(record.id, 0))
-        if record.upstream_id is None or asked >= record.deadline_at:
+        due = judged_at(record)
+        if record.upstream_id is None or asked >= due:
             return asked + interval
         first = self._first_due(record)
         if asked < first:
             return first
-        halfway = first + (record.deadline_at - first) / 2
+        halfway = first + (due - first) / 2
         if asked < halfway - interval:
             return halfway
-        return record.deadline_at
+        return due
 
     def _work(self, record: CanaryRecord, now: float) -> Callable[[], Awaitable[Result]] | None:
         route = self._routes.get(record.route_key)

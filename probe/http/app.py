@@ -6,6 +6,8 @@
   its ledger connected: a standby is ready to take over, and 200 keeps it in its Service).
 - ``/.well-known/kanari/keys.json``: the JWKS of the marker signing keys, for vendors who verify
   markers before hiding a canary from case workers.
+- ``/status``: the status page (:mod:`probe.http.status`): national status in public, vendor and
+  municipality detail behind the same basic auth as ``/metrics``.
 - ``/metrics``: Prometheus exposition, optionally behind basic auth; gzip-compressed when the scraper
   accepts it (Prometheus does by default: at 20 000 routes the text is 58 MB, its gzip 3 MB).
 """
@@ -13,9 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import secrets
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -24,8 +23,10 @@ from prometheus_client.exposition import gzip_accepted
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from probe.http.auth import authorised, challenge
+from probe.http.status.site import StatusSite
 from probe.metrics.exposition import gzip_parts
 
 JWKS_PATH = "/.well-known/kanari/keys.json"
@@ -60,21 +61,19 @@ def create_app(
     *,
     started: Callable[[], bool] | None = None,
     role: Callable[[], str] | None = None,
+    status: StatusSite | None = None,
 ) -> Starlette:
     """The probe's ASGI app. ``exposition`` is what ``/metrics`` serves (an :class:`Exposition`, whose
     gzip is cached, or a function rendering the text); ``ready`` returns named readiness conditions, all
     of which must hold. While ``started`` says no (the engine resuming from the ledger), ``/metrics``
     answers 503: half-restored counters would read to Prometheus as resets. ``role`` names the
-    replica's role in ``/readyz`` (without it: ``leader``, the only probe on its ledger)."""
+    replica's role in ``/readyz`` (without it: ``leader``, the only probe on its ledger). ``status`` is
+    the status page (:mod:`probe.http.status`), served at ``/status`` when given."""
     source: Exposition = _Rendered(exposition) if callable(exposition) else exposition
 
     async def metrics(request: Request) -> Response:
-        if basic_auth is not None and not _authorised(request, basic_auth):
-            return PlainTextResponse(
-                "authentication required\n",
-                status_code=401,
-                headers={"WWW-Authenticate": 'Basic realm="kanari"'},
-            )
+        if basic_auth is not None and not authorised(request, basic_auth):
+            return challenge()
         if started is not None and not started():
             return PlainTextResponse("starting: resuming from the ledger\n", status_code=503)
         # The body depends on Accept-Encoding, so a cache between scraper and probe must key on it.
@@ -93,39 +92,25 @@ def create_app(
 
     async def readyz(request: Request) -> Response:
         conditions = dict(ready())
-        status = 200 if conditions and all(conditions.values()) else 503
-        body = {"ready": status == 200, "role": role() if role is not None else "leader"}
-        return JSONResponse({**body, "conditions": conditions}, status_code=status)
+        code = 200 if conditions and all(conditions.values()) else 503
+        body = {"ready": code == 200, "role": role() if role is not None else "leader"}
+        return JSONResponse({**body, "conditions": conditions}, status_code=code)
 
     async def keys(request: Request) -> Response:
         return JSONResponse(dict(jwks), headers={"Cache-Control": "public, max-age=300"})
 
+    paths = (["/status"] if status is not None else []) + ["/metrics", "/healthz", "/readyz", JWKS_PATH]
+
     async def index(request: Request) -> Response:
-        return PlainTextResponse(
-            "Kanari probe\n/metrics\n/healthz\n/readyz\n" + JWKS_PATH + "\n",
-        )
+        return PlainTextResponse("Kanari probe\n" + "".join(f"{path}\n" for path in paths))
 
-    return Starlette(
-        routes=[
-            Route("/", index),
-            Route("/metrics", metrics),
-            Route("/healthz", healthz),
-            Route("/readyz", readyz),
-            Route(JWKS_PATH, keys),
-        ]
-    )
-
-
-def _authorised(request: Request, expected: tuple[str, str]) -> bool:
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        user, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    # Constant-time comparisons: the answer time must not tell how much of a guess was right.
-    user_ok = secrets.compare_digest(user.encode(), expected[0].encode())
-    password_ok = secrets.compare_digest(password.encode(), expected[1].encode())
-    return user_ok and password_ok
+    routes: list[BaseRoute] = [
+        Route("/", index),
+        Route("/metrics", metrics),
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route(JWKS_PATH, keys),
+    ]
+    if status is not None:
+        routes += status.http_routes()
+    return Starlette(routes=routes)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from probe.ledger.incidents_sql import INCIDENTS_SCHEMA
 from probe.ledger.latest import ROUTE_LATEST, backfill
 from probe.ledger.rows import (
     ADD_COUNT,
     CLOSED_BY_AGE,
     COUNTERS,
+    DUE_COLUMNS,
     SCHEMA,
     SCHEMA_VERSION,
     LedgerCount,
@@ -60,11 +62,30 @@ def _route_latest(db: sqlite3.Connection) -> None:
     db.execute(CLOSED_BY_AGE)
 
 
+def _hop_bounds(db: sqlite3.Connection) -> None:
+    """Schema 5 keeps, per canary, when each hop was due (the route's learned or configured bound when
+    it was sent, office time converted to an instant). Older canaries had one deadline for every hop,
+    which is what an empty column reads as (:func:`probe.lifecycle.verdict.due_at`)."""
+    for column in DUE_COLUMNS.values():
+        db.execute(f"ALTER TABLE canaries ADD COLUMN {column} REAL")
+
+
+def _incidents(db: sqlite3.Connection) -> None:
+    """Schema 6 keeps incidents (:mod:`probe.ledger.incidents_sql`) and each canary's last status
+    history as received (``history``). Canaries judged before it have no incident: the table starts
+    empty, and the first lost or failed canary after the upgrade opens one."""
+    db.execute("ALTER TABLE canaries ADD COLUMN history TEXT")
+    for statement in INCIDENTS_SCHEMA:
+        db.execute(statement)
+
+
 # Each schema version's changes, applied in order to a ledger written by an older Kanari.
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     2: _add_evidence_columns,
     3: _maintained_counters,
     4: _route_latest,
+    5: _hop_bounds,
+    6: _incidents,
 }
 # The oldest schema there is a path from: older ledgers are refused, never guessed at.
 OLDEST_SCHEMA = min(MIGRATIONS) - 1

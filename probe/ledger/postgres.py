@@ -30,10 +30,14 @@ from psycopg.rows import dict_row
 
 from probe.errors import FencedError, LedgerError, LedgerUnusableError
 from probe.hops import Channel
-from probe.ledger import latest
+from probe.ledger import incidents_sql, latest
 from probe.ledger import postgres_sql as sql
+from probe.ledger.incident_reads import IncidentReads
+from probe.ledger.postgres_history import PostgresHistory
+from probe.ledger.postgres_history import first_line as _first_line
 from probe.ledger.pruning import PRUNE_ROWS, Batch
 from probe.ledger.rows import LedgerCount, from_row, to_row
+from probe.lifecycle.incidents import TrackedIncident
 from probe.lifecycle.record import CanaryRecord
 
 # Each statement's bound (ms): a tick's write either answers within it or fails.
@@ -92,10 +96,6 @@ class PostgresTarget:
             raise LedgerError(f"cannot connect to ledger {self.describe()}: {_first_line(error)}") from None
 
 
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-
-
 def prepare_schema(db: psycopg.Connection[dict[str, Any]], where: str, *, create: bool = True) -> None:
     """Create the tables if there are none, or check that they are of this Kanari's schema; replicas
     starting at once take turns (an advisory lock), so one creates and the others find it made. Without
@@ -113,6 +113,12 @@ def prepare_schema(db: psycopg.Connection[dict[str, Any]], where: str, *, create
         if exists is not None and exists["present"]:
             row = db.execute(sql.READ_VERSION).fetchone()
             found = row["value"] if row is not None else None
+            if create and _migratable(found):
+                for version in range(int(str(found)) + 1, sql.SCHEMA_VERSION + 1):
+                    for statement in sql.MIGRATIONS[version]:
+                        db.execute(statement)
+                db.execute(sql.UPDATE_VERSION, (str(sql.SCHEMA_VERSION),))
+                found = str(sql.SCHEMA_VERSION)
             if found != str(sql.SCHEMA_VERSION):
                 raise LedgerUnusableError(
                     where,
@@ -125,7 +131,12 @@ def prepare_schema(db: psycopg.Connection[dict[str, Any]], where: str, *, create
             db.execute(sql.WRITE_VERSION, (str(sql.SCHEMA_VERSION),))
 
 
-class PostgresLedger:
+def _migratable(found: str | None) -> bool:
+    """Whether a database of schema ``found`` is older than this Kanari and has a path to it."""
+    return found is not None and found.isdigit() and sql.OLDEST_SCHEMA <= int(found) < sql.SCHEMA_VERSION
+
+
+class PostgresLedger(PostgresHistory, IncidentReads):
     """The PostgreSQL ledger (:class:`~probe.ledger.store.LedgerStore`). Writes need the lease epoch
     this replica holds, which ``epoch`` tells (:attr:`probe.leadership.lease.Leadership.epoch`); without
     one, or with another than the lease row's, :meth:`save` raises :class:`FencedError`. Without
@@ -178,12 +189,19 @@ class PostgresLedger:
         except psycopg.Error as error:
             raise LedgerError(f"ledger write failed: {_first_line(error)}") from None
 
-    def save(self, records: Iterable[CanaryRecord], counts: Mapping[LedgerCount, int] | None = None) -> None:
-        """Write ``records``, add ``counts`` and move ``route_latest``, in one fenced transaction."""
+    def save(
+        self,
+        records: Iterable[CanaryRecord],
+        counts: Mapping[LedgerCount, int] | None = None,
+        incidents: Iterable[TrackedIncident] = (),
+    ) -> None:
+        """Write ``records``, add ``counts``, move ``route_latest`` and write ``incidents``, in one fenced
+        transaction."""
         saved = list(records)
         rows = [to_row(record) for record in saved]
         additions = [(*count, value) for count, value in (counts or {}).items() if value]
-        if not rows and not additions:
+        incident_rows = [incidents_sql.to_row(tracked) for tracked in incidents]
+        if not rows and not additions and not incident_rows:
             return
         with self._fenced() as db, db.cursor() as cursor:
             if rows:
@@ -193,7 +211,12 @@ class PostgresLedger:
             updates = latest.updates(saved)
             if updates:
                 cursor.executemany(sql.UPSERT_LATEST, updates)
+            if incident_rows:
+                cursor.executemany(incidents_sql.postgres(incidents_sql.UPSERT_INCIDENT), incident_rows)
         self.writes += len(rows)
+
+    def _incident_rows(self, query: str, parameters: tuple[object, ...]) -> list[dict[str, Any]]:
+        return self._bound(incidents_sql.postgres(query), parameters)
 
     def _query(self, query: str) -> list[dict[str, Any]]:
         try:

@@ -13,7 +13,7 @@ every takeover) and ``expires_at`` by the *database's* clock, so no replica's cl
 
 from __future__ import annotations
 
-from probe.ledger import latest, rows
+from probe.ledger import incidents_sql, latest, rows
 from probe.lifecycle.record import State
 
 # The schema this backend writes, kept in meta like SQLite's; it starts at SQLite's current one.
@@ -24,7 +24,7 @@ SCHEMA_LOCK = 0x4B414E415249  # "KANARI"
 
 _TEXT = {"id", "channel", "municipality", "vendor", "bydel", "final_hop", "state", "upstream_id", "marker",
          "last_status", "verdict", "blamed_hop", "blamed_owner", "failure_reason", "api_version",
-         "diagnostics"}  # fmt: skip
+         "diagnostics", "history"}  # fmt: skip
 _INTEGER = {"unconfirmed", "duplicate"}
 _REQUIRED = {"channel", "municipality", "vendor", "final_hop", "created_at", "deadline_at", "state", "marker"}
 
@@ -56,9 +56,23 @@ SCHEMA = (
     """CREATE TABLE IF NOT EXISTS kanari_lease (
         name TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL,
         expires_at TIMESTAMPTZ NOT NULL)""",
+    *incidents_sql.POSTGRES_SCHEMA,
 )
-TABLES = ("canaries", "counters", "route_latest", "meta", "kanari_lease")
+TABLES = ("canaries", "counters", "route_latest", "meta", "kanari_lease", "incidents")
 READ_VERSION = "SELECT value FROM meta WHERE key = 'schema_version'"
+UPDATE_VERSION = "UPDATE meta SET value = %s WHERE key = 'schema_version'"
+# Each schema version's changes to a database an older Kanari wrote, applied in order in the transaction
+# that checks the version (replicas take turns under the schema lock); PostgreSQL ledgers start at 4.
+# Adding columns leaves a replica of the older Kanari still writing (it names its columns).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    5: tuple(
+        f"ALTER TABLE canaries ADD COLUMN IF NOT EXISTS {column} DOUBLE PRECISION"
+        for column in rows.DUE_COLUMNS.values()
+    ),
+    # Incidents and each canary's last status history (probe.ledger.incidents_sql).
+    6: ("ALTER TABLE canaries ADD COLUMN IF NOT EXISTS history TEXT", *incidents_sql.POSTGRES_SCHEMA),
+}
+OLDEST_SCHEMA = min(MIGRATIONS) - 1
 WRITE_VERSION = "INSERT INTO meta (key, value) VALUES ('schema_version', %s) ON CONFLICT (key) DO NOTHING"
 
 UPSERT = (

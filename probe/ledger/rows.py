@@ -15,12 +15,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from probe.hops import Channel, Hop, Owner, Verdict
+from probe.ledger.incidents_sql import INCIDENTS_SCHEMA
 from probe.ledger.latest import ROUTE_LATEST
 from probe.lifecycle.counters import CounterKey
 from probe.lifecycle.record import CanaryRecord, State
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 6
 HOP_COLUMNS = {hop: f"hop_{hop.value}" for hop in Hop}
+# When each hop was due (its bound for this canary, fixed when it was sent): one column per hop too.
+DUE_COLUMNS = {hop: f"due_{hop.value}" for hop in Hop}
 
 LedgerCount = tuple[str, str, str, str, str, str]
 """(counter name, channel, municipality, vendor, label_a, label_b): one counter of one route; label_a and
@@ -54,7 +57,9 @@ CREATE TABLE IF NOT EXISTS canaries (
     cleaned_at REAL,
     api_version TEXT,
     diagnostics TEXT,
-    cleanup_failed_at REAL
+    cleanup_failed_at REAL,
+    {", ".join(f"{column} REAL" for column in DUE_COLUMNS.values())},
+    history TEXT
 )"""
 COUNTERS = """
 CREATE TABLE IF NOT EXISTS counters (
@@ -81,6 +86,7 @@ SCHEMA = (
     CLOSED_BY_AGE,
     COUNTERS,
     ROUTE_LATEST,
+    *INCIDENTS_SCHEMA,
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 )
 
@@ -88,7 +94,8 @@ COLUMNS = (
     "id", "channel", "municipality", "vendor", "bydel", "final_hop", "created_at", "deadline_at", "state",
     "upstream_id", "unconfirmed", "marker", *HOP_COLUMNS.values(), "last_status", "status_ok_at",
     "readback_ok_at", "verdict", "verdict_at", "blamed_hop", "blamed_owner", "failure_reason", "late_at",
-    "duplicate", "cleaned_at", "api_version", "diagnostics", "cleanup_failed_at",
+    "duplicate", "cleaned_at", "api_version", "diagnostics", "cleanup_failed_at", *DUE_COLUMNS.values(),
+    "history",
 )  # fmt: skip
 UPSERT = (
     f"INSERT INTO canaries ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)}) "
@@ -118,7 +125,7 @@ def to_row(record: CanaryRecord) -> tuple[object, ...]:
         record.blamed_hop.value if record.blamed_hop else None,
         record.blamed_owner.value if record.blamed_owner else None, record.failure_reason, record.late_at,
         int(record.duplicate), record.cleaned_at, record.api_version, record.diagnostics,
-        record.cleanup_failed_at,
+        record.cleanup_failed_at, *(record.due.get(hop) for hop in DUE_COLUMNS), record.history,
     )  # fmt: skip
 
 
@@ -152,4 +159,14 @@ def from_row(row: sqlite3.Row | Mapping[str, Any]) -> CanaryRecord:
         api_version=row["api_version"],
         diagnostics=row["diagnostics"],
         cleanup_failed_at=row["cleanup_failed_at"],
+        due={hop: row[column] for hop, column in DUE_COLUMNS.items() if _has(row, column)},
+        history=row["history"] if _has(row, "history") else None,
     )
+
+
+def _has(row: sqlite3.Row | Mapping[str, Any], column: str) -> bool:
+    """Whether ``row`` has a value in ``column`` (rows of older schemas, read while migrating, lack it)."""
+    try:
+        return row[column] is not None
+    except (IndexError, KeyError):
+        return False

@@ -20,17 +20,19 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from probe.errors import LedgerError, LedgerUnusableError
-from probe.hops import Channel
-from probe.ledger import latest
+from probe.hops import Channel, Verdict
+from probe.ledger import history, incidents_sql, latest
+from probe.ledger.incident_reads import IncidentReads
 from probe.ledger.lock import LedgerLock
 from probe.ledger.migrations import migrate
 from probe.ledger.opening import check_schema, connect_read_only, prepare, read_schema
 from probe.ledger.pruning import PRUNE_ROWS, Pruner
 from probe.ledger.rows import ADD_COUNT, SCHEMA_VERSION, UPSERT, LedgerCount, from_row, to_row
+from probe.lifecycle.incidents import TrackedIncident
 from probe.lifecycle.record import CanaryRecord, State
 
 
-class Ledger:
+class Ledger(IncidentReads):
     """The SQLite ledger. One connection, used from the engine's event loop.
 
     Opening checks the place and the file before anything is written (:mod:`probe.ledger.opening`):
@@ -147,18 +149,25 @@ class Ledger:
         except sqlite3.Error as error:
             raise LedgerError(f"ledger write failed: {error}") from None
 
-    def save(self, records: Iterable[CanaryRecord], counts: Mapping[LedgerCount, int] | None = None) -> None:
-        """Write ``records`` (new or changed), add ``counts`` to the counters and move each route's newest
-        canaries forward, in one transaction."""
+    def save(
+        self,
+        records: Iterable[CanaryRecord],
+        counts: Mapping[LedgerCount, int] | None = None,
+        incidents: Iterable[TrackedIncident] = (),
+    ) -> None:
+        """Write ``records`` (new or changed), add ``counts`` to the counters, move each route's newest
+        canaries forward and write the ``incidents`` their verdicts changed, in one transaction."""
         saved = list(records)
         rows = [to_row(record) for record in saved]
         additions = [(*count, value) for count, value in (counts or {}).items() if value]
-        if not rows and not additions:
+        incident_rows = [incidents_sql.to_row(tracked) for tracked in incidents]
+        if not rows and not additions and not incident_rows:
             return
         with self._transaction() as db:
             db.executemany(UPSERT, rows)
             db.executemany(ADD_COUNT, additions)
             db.executemany(latest.UPSERT_LATEST, latest.updates(saved))
+            db.executemany(incidents_sql.UPSERT_INCIDENT, incident_rows)
         self.writes += len(rows)
 
     def open_records(self) -> list[CanaryRecord]:
@@ -216,6 +225,31 @@ class Ledger:
             f"SELECT canaries.* FROM route_latest CROSS JOIN canaries ON canaries.id = route_latest.{column}"
         )
 
+    def latest_verdicts(self) -> dict[tuple[Channel, str], Verdict]:
+        """Each route's newest verdict (:mod:`probe.ledger.history`)."""
+        rows = self._rows(history.SQLITE_LATEST_VERDICTS)
+        return {(Channel(row[0]), row[1]): Verdict(row[2]) for row in rows}
+
+    def recent_canaries(self, channel: Channel, municipality: str, limit: int) -> list[CanaryRecord]:
+        """A route's newest ``limit`` canaries, newest first (:mod:`probe.ledger.history`)."""
+        return self._select(history.SQLITE_RECENT, (channel.value, municipality, limit))
+
+    def delivered_history(self, channel: Channel, municipality: str, limit: int) -> list[CanaryRecord]:
+        """A route's newest ``limit`` delivered canaries, newest first (:mod:`probe.ledger.history`)."""
+        return self._select(history.SQLITE_DELIVERED, (channel.value, municipality, limit))
+
+    def verdict_counts(
+        self, routes: Iterable[tuple[Channel, str]], since: float
+    ) -> dict[tuple[Channel, str], dict[Verdict, int]]:
+        """Per route: its canaries created since ``since`` by verdict (:mod:`probe.ledger.history`)."""
+        return {
+            (channel, municipality): history.tally(
+                (row[0], row[1])
+                for row in self._rows(history.SQLITE_VERDICTS, (channel.value, municipality, since))
+            )
+            for channel, municipality in routes
+        }
+
     def counts(self) -> dict[LedgerCount, int]:
         """Every counter's total (the engine restores its metrics from them at start)."""
         return {
@@ -238,6 +272,9 @@ class Ledger:
             self.commits += 1
             if batch_done.done:
                 return deleted
+
+    def _incident_rows(self, query: str, parameters: tuple[object, ...]) -> list[sqlite3.Row]:
+        return self._rows(query, parameters)
 
     def _rows(self, query: str, parameters: tuple[object, ...] = ()) -> list[sqlite3.Row]:
         try:

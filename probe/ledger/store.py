@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from probe.hops import Channel
+from probe.hops import Channel, Verdict
 from probe.ledger.rows import LedgerCount
+from probe.lifecycle.incident import Incident
+from probe.lifecycle.incidents import RouteIncidents, TrackedIncident
 from probe.lifecycle.record import CanaryRecord
 
 
@@ -24,9 +26,30 @@ class LedgerStore(Protocol):
     writes: int
     commits: int
 
-    def save(self, records: Iterable[CanaryRecord], counts: Mapping[LedgerCount, int] | None = None) -> None:
-        """Write ``records``, add ``counts`` to the counters and move ``route_latest``, in one
-        transaction; a :class:`~probe.errors.LedgerError` if it could not be committed."""
+    def save(
+        self,
+        records: Iterable[CanaryRecord],
+        counts: Mapping[LedgerCount, int] | None = None,
+        incidents: Iterable[TrackedIncident] = (),
+    ) -> None:
+        """Write ``records``, add ``counts`` to the counters, move ``route_latest`` and write the
+        ``incidents`` their verdicts changed, in one transaction; a :class:`~probe.errors.LedgerError`
+        if it could not be committed."""
+
+    def incidents(
+        self, *, open_only: bool = False, channel: Channel | None = None, municipality: str | None = None
+    ) -> list[Incident]:
+        """Incidents (DESIGN section 7), newest first: only open ones, of one channel, of one
+        municipality. The one way other parts read incidents."""
+
+    def incident_state(
+        self, unresolved_since: Mapping[tuple[Channel, str], float]
+    ) -> dict[tuple[Channel, str], RouteIncidents]:
+        """Per route, what the engine needs at start to go on judging incidents; ``unresolved_since``
+        is each route's oldest unresolved canary's send time (:mod:`probe.ledger.incidents_sql`)."""
+
+    def canary(self, canary_id: str) -> CanaryRecord | None:
+        """One canary by id (``kanari evidence``), or ``None``."""
 
     def open_records(self) -> list[CanaryRecord]:
         """Every canary that is not closed, oldest first."""
@@ -48,6 +71,23 @@ class LedgerStore(Protocol):
 
     def latest_per_route(self) -> dict[tuple[Channel, str], list[CanaryRecord]]:
         """Per route: its unresolved canaries and its newest resolved one, newest first (``status``)."""
+
+    def latest_verdicts(self) -> dict[tuple[Channel, str], Verdict]:
+        """Each route's newest verdict (the status page's national grid), without reading records."""
+
+    def recent_canaries(self, channel: Channel, municipality: str, limit: int) -> list[CanaryRecord]:
+        """A route's newest ``limit`` canaries, newest first (the status page's timeline): one range of
+        the route index."""
+
+    def delivered_history(self, channel: Channel, municipality: str, limit: int) -> list[CanaryRecord]:
+        """A route's newest ``limit`` delivered canaries, newest first (what its learned deadlines are
+        learned from again at start): one range of the route index."""
+
+    def verdict_counts(
+        self, routes: Iterable[tuple[Channel, str]], since: float
+    ) -> dict[tuple[Channel, str], dict[Verdict, int]]:
+        """Per route of ``routes``: how many canaries created since ``since`` got each verdict (the
+        status page's delivered share over 7 and 30 days): one range of the route index per route."""
 
     def counts(self) -> dict[LedgerCount, int]:
         """Every counter's total."""

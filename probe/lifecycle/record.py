@@ -26,6 +26,7 @@ from typing import Literal
 from probe import diagnostics
 from probe.config.routes import Route
 from probe.hops import Channel, Hop, Owner, Verdict
+from probe.lifecycle import story
 
 log = logging.getLogger("kanari.verdict")
 
@@ -98,10 +99,25 @@ class CanaryRecord:
     api_version: str | None = None
     # What upstreams said about a failure (bounded, never a secret; see probe.diagnostics).
     diagnostics: str | None = None
+    # When each needed hop was due: the route's bound when the canary was sent, as an instant (office
+    # time already converted). A hop missing here is due at ``deadline_at`` (canaries of older ledgers).
+    due: dict[Hop, float] = dataclasses.field(default_factory=dict)
+    # The last status history seen, as received (JSON; see probe.lifecycle.history).
+    history: str | None = None
 
     @classmethod
-    def for_route(cls, route: Route, canary_id: str, marker: str, created_at: float) -> CanaryRecord:
-        """A new canary on ``route``, created at ``created_at`` (its deadline counts from then)."""
+    def for_route(
+        cls,
+        route: Route,
+        canary_id: str,
+        marker: str,
+        created_at: float,
+        due: dict[Hop, float] | None = None,
+    ) -> CanaryRecord:
+        """A new canary on ``route``, created at ``created_at`` (its deadlines count from then). ``due``:
+        when each hop is due (:meth:`probe.lifecycle.bounds.RouteBounds.due`); without it every hop is
+        due at the configured deadline, ``deadline_at``, which is the latest of them otherwise."""
+        due = dict(due or {})
         return cls(
             id=canary_id,
             channel=route.channel,
@@ -110,8 +126,9 @@ class CanaryRecord:
             bydel=route.bydel,
             final_hop=route.final_hop,
             created_at=created_at,
-            deadline_at=created_at + route.deadline,
+            deadline_at=max(due.values()) if due else created_at + route.deadline,
             marker=marker,
+            due=due,
         )
 
     @property
@@ -162,11 +179,12 @@ def found(record: CanaryRecord, upstream_id: str) -> None:
 
 
 def looked(record: CanaryRecord, source: Literal["status", "readback"], at: float) -> None:
-    """A check of ``source`` succeeded at ``at`` (what the blind-probe rule needs to know)."""
+    """A check of ``source`` asked at ``at`` succeeded (what the blind-probe rule and "looked after the hop
+    was due" need to know); an answer to an older question never moves it back."""
     if source == "status":
-        record.status_ok_at = at
+        record.status_ok_at = max(at, record.status_ok_at or at)
     else:
-        record.readback_ok_at = at
+        record.readback_ok_at = max(at, record.readback_ok_at or at)
 
 
 def status_seen(record: CanaryRecord, status: str) -> None:
@@ -189,7 +207,11 @@ def reach(record: CanaryRecord, hop: Hop, at: float) -> bool:
 
 
 def mark_duplicate(record: CanaryRecord) -> None:
-    """The receiving system registered the canary more than once."""
+    """The receiving system registered the canary more than once (logged once per canary)."""
+    if not record.duplicate:
+        log.warning(
+            "duplicate registration: %s", story.describe(record), extra=story.fields(record, "duplicate")
+        )
     record.duplicate = True
 
 
@@ -205,11 +227,8 @@ def resolve(record: CanaryRecord, decision: Decision, now: float) -> None:
         arrive_late(record, now)
     if decision.verdict is not Verdict.DELIVERED:
         log.warning(
-            "verdict %s: route=%s/%s canary=%s hop=%s owner=%s upstream_id=%s detail=%s",
-            decision.verdict.value, record.channel.value, record.municipality, record.id,
-            decision.blamed_hop.value if decision.blamed_hop else "-",
-            decision.blamed_owner.value if decision.blamed_owner else "-",
-            record.upstream_id or "-", record.diagnostics or "-",
+            "verdict %s: %s", decision.verdict.value, story.describe(record),
+            extra=story.fields(record, "verdict"),
         )  # fmt: skip
 
 
@@ -217,6 +236,7 @@ def arrive_late(record: CanaryRecord, now: float) -> None:
     """A lost (or unknown) canary turned up after its deadline."""
     if record.late_at is None:
         record.late_at = now
+        log.warning("late arrival: %s", story.describe(record), extra=story.fields(record, "late_arrival"))
 
 
 def clean(record: CanaryRecord, now: float) -> None:

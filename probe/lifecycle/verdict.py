@@ -1,12 +1,17 @@
 """How a canary ends (DESIGN section 2), as pure functions of its record and the time: every verdict
 Kanari gives is decided here.
 
-- ``delivered``: every hop up to the final hop reached, the last of them by the deadline.
+Each needed hop has its own deadline, *when it is due* (``record.due``: the route's learned or configured
+bound when the canary was sent, office time for a person's hop already converted to an instant; see
+:mod:`probe.lifecycle.bounds`). A canary stuck before a hop is judged once that hop is due:
+
+- ``delivered``: every hop up to the final hop reached, the last of them by the time it was due (an
+  intermediate hop reached after its own bound but caught up in time is not a loss).
 - ``failed``: the upstream said so (KS rejected it to paper post, Altinn marked it Failed), or the send
   was refused.
-- ``lost``: the deadline passed and a check that *succeeded after the deadline* still did not see the
-  first missing hop; blamed on that hop and its owner.
-- ``unknown``: the deadline passed and the checks that could have seen the missing hop kept failing
+- ``lost``: the first missing hop is past due and a check that *succeeded after it was due* still did not
+  see it; blamed on that hop and its owner.
+- ``unknown``: the first missing hop is past due and the checks that could have seen it kept failing
   for ``blind_grace`` more: a blind probe must not page a vendor.
 
 A canary whose send answer was lost on the portal (``unconfirmed``) can only be seen through read-back,
@@ -38,6 +43,24 @@ def delivered_at(record: CanaryRecord) -> float | None:
     return max(record.hops[hop] for hop in hops)
 
 
+def due_at(record: CanaryRecord, hop: Hop) -> float:
+    """When ``hop`` was due for ``record`` (its deadline, canaries of older ledgers have only one)."""
+    return record.due.get(hop, record.deadline_at)
+
+
+def final_due(record: CanaryRecord) -> float:
+    """When the last needed hop was due: the canary is delivered if it got there by then."""
+    hops = needed_hops(record)
+    return due_at(record, hops[-1]) if hops else record.deadline_at
+
+
+def judged_at(record: CanaryRecord) -> float:
+    """When the canary can next be judged by time alone: when its first missing hop is due, or the
+    last needed hop's due time once every hop is there."""
+    hop = first_missing(record)
+    return final_due(record) if hop is None else due_at(record, hop)
+
+
 def first_missing(record: CanaryRecord) -> Hop | None:
     """The first needed hop not yet reached."""
     for hop in needed_hops(record):
@@ -47,11 +70,18 @@ def first_missing(record: CanaryRecord) -> Hop | None:
 
 
 def first_late(record: CanaryRecord) -> Hop | None:
-    """The first needed hop reached only after the deadline (for a canary that arrived late)."""
+    """The first needed hop reached only after it was due (for a canary that arrived late)."""
     for hop in needed_hops(record):
-        if record.hops.get(hop, record.deadline_at + 1) > record.deadline_at:
+        reached = record.hops.get(hop)
+        if reached is not None and reached > due_at(record, hop):
             return hop
     return None
+
+
+def arrived_late(record: CanaryRecord) -> bool:
+    """Whether every needed hop is reached, the last of them after it was due."""
+    arrived = delivered_at(record)
+    return arrived is not None and arrived > final_due(record)
 
 
 def source_ok_at(record: CanaryRecord, hop: Hop) -> float | None:
@@ -98,20 +128,21 @@ def decide(
     judged unknown, and canaries that arrived in time meanwhile are delivered, not written off.
     """
     arrived = delivered_at(record)
-    if arrived is not None and arrived <= record.deadline_at:
+    if arrived is not None and arrived <= final_due(record):
         return Decision(Verdict.DELIVERED)
     if record.unconfirmed and not needed_hops(record):
         # Nothing can be observed about a portal send whose answer was lost and whose vendor has no
         # read-back: say so now rather than pretend to wait.
         return Decision(Verdict.UNKNOWN)
-    if now < record.deadline_at:
-        return None
     hop = first_missing(record) or first_late(record) or record.final_hop
+    due = due_at(record, hop)
+    if now < due:
+        return None
     looked = source_ok_at(record, hop)
-    if looked is not None and looked >= record.deadline_at:
+    if looked is not None and looked >= due:
         # An unconfirmed send may never have left Kanari: not seeing it says nothing about the route.
         if record.unconfirmed:
             return Decision(Verdict.UNKNOWN)
         return Decision(Verdict.LOST, hop, owner_of(record.channel, hop), late=arrived is not None)
-    blind_from = record.deadline_at if looking_since is None else max(record.deadline_at, looking_since)
+    blind_from = due if looking_since is None else max(due, looking_since)
     return Decision(Verdict.UNKNOWN) if now >= blind_from + blind_grace else None

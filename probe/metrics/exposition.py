@@ -195,6 +195,13 @@ class RouteSeries:
         self._changed[name].add(key)
         self._generation += 1
 
+    def discard(self, key: Hashable, name: str, extra: tuple[str, ...] = ()) -> None:
+        """Stop showing one series of a route (a gauge that exists only while something is true)."""
+        state = self._routes.get(key)
+        if state is not None and state.values[name].pop(extra, None) is not None:
+            self._changed[name].add(key)
+            self._generation += 1
+
     def exposition(self, head: bytes = b"") -> bytes:
         """Every per-route series in the text format, after ``head`` (joined once: the text of 20 000
         routes is 58 MB, and every copy of it shows in the scrape time)."""

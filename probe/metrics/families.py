@@ -76,7 +76,48 @@ FAMILIES: dict[str, Family] = {
     "route_deadline": Family(
         "kanari_route_deadline_seconds",
         "gauge",
-        "How long after sending a canary on the route must reach its final hop.",
+        "How long after sending a canary on the route may take to reach each hop: learned from the route's "
+        "delivered canaries, or the configured deadline (office seconds for a person's hop).",
         "timing",
+        ("hop",),
+    ),
+    "route_silence_limit": Family(
+        "kanari_route_silence_limit_seconds",
+        "gauge",
+        "How long, in wall-clock seconds from now, the route may go without a delivered canary before it "
+        "counts as silent: the final hop's deadline as it falls now (across closed office hours for a "
+        "person's hop) plus two send intervals.",
+        "timing",
+    ),
+    "overdue": Family(
+        "kanari_overdue",
+        "gauge",
+        "Canaries past their route's usual latency to the hop they wait for, not yet past its deadline: a "
+        "break forming.",
+        "route",
+        ("hop", "owner"),
+    ),
+    # Incidents (DESIGN section 7; set by probe.metrics.incident_gauges).
+    "incidents_open": Family(
+        "kanari_incidents_open",
+        "gauge",
+        "1 while the route has an open incident blamed on this hop and owner (from its first lost or failed "
+        "canary to the next delivered one), else 0.",
+        "route",
+        ("hop", "owner"),
+    ),
+    "incident_exposure_start": Family(
+        "kanari_incident_exposure_start_timestamp_seconds",
+        "gauge",
+        "Start of the open incident's exposure window: the send time of the route's last canary delivered "
+        "before the break. Real reports sent on the route since may be lost. Only while an incident is open.",
+        "route",
+    ),
+    "incident_retained_until": Family(
+        "kanari_incident_retained_until_timestamp_seconds",
+        "gauge",
+        "Until when KS still holds the reports sent in the open incident's window (its start plus KS's "
+        "retention, ks_retention): recover them before then. Only while an incident is open.",
+        "route",
     ),
 }

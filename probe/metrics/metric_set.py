@@ -33,12 +33,14 @@ from prometheus_client import (
 from probe import __version__
 from probe.config.routes import Route
 from probe.errors import Reason
-from probe.hops import HOPS, Channel, Hop, Owner, Verdict
+from probe.hops import HOPS, Channel, Hop, Owner, Verdict, hops_until, owner_of
 from probe.lifecycle import counters
+from probe.lifecycle.bounds import SILENT_INTERVALS
 from probe.lifecycle.counters import CounterKey
 from probe.lifecycle.record import CanaryRecord
 from probe.metrics.exposition import Exposition, RouteSeries, Series, Volatile
 from probe.metrics.families import FAMILIES, LABEL_SETS
+from probe.metrics.incident_gauges import IncidentGauges, incident_children
 
 
 def geometric_buckets(smallest: float, largest: float) -> tuple[float, ...]:
@@ -151,6 +153,7 @@ class Metrics:
         self._key_names: set[str] = set()
         self._rejection_pairs: set[tuple[str, str]] = set()
         self._routes: dict[tuple[Channel, str], Route] = {}
+        self.incidents = IncidentGauges(self._series, self._routes)
         self._last_delivered: dict[tuple[Channel, str], float] = {}
         self._versions: dict[tuple[Channel, str], str] = {}
         for channel, hops in HOPS.items():
@@ -204,11 +207,15 @@ class Metrics:
         children += [(counters.SEND_FAILURES, (reason.value,), 0.0) for reason in Reason]
         blame = {(hop, owner) for hop, owner in HOPS[route.channel]} | {(Hop.ACCEPTED, Owner.OPS)}
         children += [(counters.UNDELIVERED, (hop.value, owner.value), 0.0) for hop, owner in sorted(blame)]
+        needed = hops_until(route.channel, route.final_hop)
         children += [
             ("route_info", (), 1.0),
             ("route_interval", (), route.interval),
-            ("route_deadline", (), route.deadline),
+            ("route_silence_limit", (), route.deadline + SILENT_INTERVALS * route.interval),
         ]
+        children += [("route_deadline", (hop.value,), route.deadline) for hop in needed]
+        children += [("overdue", (hop.value, owner_of(route.channel, hop).value), 0.0) for hop in needed]
+        children += incident_children(route)
         return children
 
     def _add_route(self, route: Route) -> None:
@@ -283,6 +290,21 @@ class Metrics:
         self._last_delivered[route.key] = delivered_at
         self._series.set(route.key, "last_delivered_timestamp", delivered_at)
         self._series.set(route.key, "last_delivery_seconds", max(0.0, delivered_at - record.created_at))
+
+    def set_route_bound(self, key: tuple[Channel, str], hop: Hop, seconds: float) -> None:
+        """The route's current bound for ``hop`` (``kanari_route_deadline_seconds``)."""
+        if key in self._routes:
+            self._series.set(key, "route_deadline", seconds, (hop.value,))
+
+    def set_silence_limit(self, key: tuple[Channel, str], seconds: float) -> None:
+        """How long the route may now go without a delivery (``kanari_route_silence_limit_seconds``)."""
+        if key in self._routes:
+            self._series.set(key, "route_silence_limit", seconds)
+
+    def set_overdue(self, key: tuple[Channel, str], hop: Hop, count: int) -> None:
+        """How many of the route's canaries are overdue at ``hop`` (``kanari_overdue``)."""
+        if key in self._routes:
+            self._series.set(key, "overdue", float(count), (hop.value, owner_of(key[0], hop).value))
 
     def hop_reached(self, record: CanaryRecord, hop: Hop, reached_at: float) -> None:
         """A canary reached ``hop`` at ``reached_at``."""

@@ -33,6 +33,8 @@ Inhibition (each scoped to Kanari's alerts and ``equal`` on ``job``):
 - ``KanariFallbackToPaperPost`` mutes the same route's ``KanariRouteLosingCanaries`` for the same owner
   (the rejected canary is counted as a loss too).
 - A route alert that names an owner mutes the same route's ``KanariRouteSilent``.
+- Any critical route alert (``scope="route"``) mutes the same route's ``KanariRouteOverdue`` warnings:
+  a route that is paged needs no early warning (``equal: [job, channel, municipality]``).
 - A critical ``KanariKeyExpiring`` mutes the warning of the same key.
 
 E-mail goes through ``alerting.smtp`` (relay and sender). Without it the placeholder ``smtp.invalid:587``
@@ -66,6 +68,7 @@ KANARI_ALERTS = 'alertname=~"Kanari.+"'
 # module reads on its own, and tests check both agree).
 WATCHDOG = "KanariWatchdog"
 PROBE_DOWN = ("KanariProbeDown", "KanariHeartbeatStale")
+OVERDUE = "KanariRouteOverdue"
 ROUTE_LOSS_ALERTS = (
     "KanariFallbackToPaperPost",
     "KanariPublishedNeverFetched",
@@ -187,6 +190,13 @@ def inhibit_rules(job: str) -> list[dict[str, Any]]:
         {
             "source_matchers": [f'alertname=~"{"|".join(ROUTE_LOSS_ALERTS)}"', f'job="{job}"'],
             "target_matchers": ['alertname="KanariRouteSilent"', f'job="{job}"'],
+            "equal": ["job", "channel", "municipality"],
+        },
+        {
+            # Every critical route alert of the same route: the losses (whichever owner they name),
+            # paper post, silence and the probe's own refused sends, which leave the route unwatched.
+            "source_matchers": [*own, 'scope="route"', 'severity="critical"'],
+            "target_matchers": [f'alertname="{OVERDUE}"', f'job="{job}"'],
             "equal": ["job", "channel", "municipality"],
         },
         {

@@ -10,6 +10,8 @@ from probe.render.durations import prom_duration
 
 ROUTE_LABELS = ("channel", "municipality", "vendor")
 """The labels that identify a route's series (``municipality`` is the kommunenummer)."""
+ROUTE_KEY = ("channel", "municipality")
+"""The labels that identify a route itself (its timing gauges carry no vendor)."""
 
 # The owner paged when a whole channel is down: the operator of its first hops (DESIGN section 2).
 CHANNEL_OPERATOR: dict[Channel, Owner] = {Channel.PORTAL: Owner.KS, Channel.ALTINN: Owner.DIGDIR}

@@ -20,7 +20,7 @@ from typing import Any
 
 from probe.hops import Channel
 from probe.render.durations import prom_duration
-from probe.render.promql import CHANNEL_OPERATOR, by, number, on, selector, window
+from probe.render.promql import CHANNEL_OPERATOR, ROUTE_KEY, by, number, on, selector, window
 from probe.render.timing import ChannelTiming, Timing
 
 ROUTES = "channel:kanari_routes:count"
@@ -30,7 +30,8 @@ ROUTE_NAMES = "channel_municipality:kanari_route_info:max"
 FAILING_AT_OPERATOR = "channel:kanari_routes_failing_at_operator:count"
 """Routes of a channel that lost a canary at a hop owned by the channel's operator (KS, Digdir)."""
 SILENCE_THRESHOLD = "channel_municipality:kanari_route_silence_threshold:seconds"
-"""Per route: how long without a delivered canary is too long (deadline + 2 intervals)."""
+"""Per route: how long without a delivered canary is too long right now (the probe's silence limit:
+the final hop's learned bound in wall time at this instant, plus two intervals)."""
 UNDELIVERED_RATE = "channel:kanari_canaries_undelivered:rate"
 """Per channel: lost or failed canaries per second, excluding the probe's own failures (owner ops)."""
 DELIVERED_RATE = "channel:kanari_canaries_delivered:rate"
@@ -62,12 +63,19 @@ def route_rules() -> list[dict[str, Any]]:
             "expr": "max by (channel, municipality, municipality_name) (kanari_route_info)",
         },
         {
-            # Each route's own timing, read from the gauges the probe exports, so a municipality with
-            # an overridden interval or deadline gets its own threshold without re-rendering.
+            # Each route's own limit, read from the gauges the probe exports, so a municipality with an
+            # overridden interval, a learned deadline or office hours gets its own threshold without
+            # re-rendering. The probe converts the final hop's bound to wall time at this instant (an
+            # Altinn route's eight office hours span a weekend on Friday afternoon), so the threshold
+            # grows over weekends and holidays instead of paging through them.
             "record": SILENCE_THRESHOLD,
             "expr": (
-                "max by (channel, municipality) (kanari_route_deadline_seconds)\n"
-                "+ 2 * max by (channel, municipality) (kanari_route_interval_seconds)"
+                f"max {by(*ROUTE_KEY)} (kanari_route_silence_limit_seconds)\n"
+                # A probe that does not export the limit (older than the learned deadlines): its
+                # deadline plus two intervals, as before. Without learning every hop's bound is the
+                # configured deadline, so the largest over the hops is that deadline.
+                f"or (\n  max {by(*ROUTE_KEY)} (kanari_route_deadline_seconds)\n"
+                f"  + 2 * max {by(*ROUTE_KEY)} (kanari_route_interval_seconds)\n)"
             ),
         },
     ]

@@ -6,8 +6,8 @@ Two kinds of duration:
   route- and channel-level alerts follow the channel's configured ``interval`` and ``poll_interval``
   (the extremes over the channel's routes, so per-municipality overrides are honoured). The per-route
   silence threshold is not rendered at all: the rule reads each route's own
-  ``kanari_route_interval_seconds`` and ``kanari_route_deadline_seconds`` gauges, so it follows every
-  route's timing at run time.
+  ``kanari_route_silence_limit_seconds`` (its learned deadline in wall time at this instant, plus two
+  intervals), so it follows every route's timing, office hours and learning at run time.
 - **Fixed** (:class:`Timing`): Prometheus' own lag, the SLO burn-rate windows, probe-down and heartbeat
   durations, Alertmanager grouping. They are stored at their nominal (production) values and read
   through :meth:`Timing.scaled`; :meth:`Timing.compressed` sets one factor for all of them, so an
@@ -115,6 +115,9 @@ class ChannelTiming:
       and a longer ``for:`` would never fire for them.
     - ``silent_for = route_for + max(P, R)``: a route that loses canaries also goes silent; the loss
       alert, which names the owner, fires first and inhibits the silence alert in Alertmanager.
+    - ``overdue_for = max(P, R)``: a canary must still be overdue after one more poll and one more
+      evaluation. Short on purpose: the overdue warning has to come between the route's usual latency
+      and its learned bound, which on a fast route are minutes apart.
     """
 
     channel: Channel
@@ -127,6 +130,7 @@ class ChannelTiming:
     channel_for: float
     route_for: float
     silent_for: float
+    overdue_for: float
 
     @classmethod
     def derive(cls, channel: Channel, routes: Iterable[Route], timing: Timing) -> ChannelTiming | None:
@@ -152,6 +156,7 @@ class ChannelTiming:
             channel_for=channel_for,
             route_for=route_for,
             silent_for=route_for + margin,
+            overdue_for=margin,
         )
 
 

@@ -9,15 +9,19 @@ faults evaluated at the instant each step was due:
    ``ReadyForPublish``.
 2. ``Published`` after the publish delay, or ``Failed`` (with the reason in ``statusText``) under
    ``altinn.publish_failed`` at that instant.
-3. The municipality fetches it at its first inbox poll at or after publication (``Fetched``): each
-   municipality polls on its own deterministic schedule (:func:`probe.sandbox.delays.inbox_schedule`).
+3. The municipality fetches it at its first inbox poll at or after publication (``Fetched``): people
+   look at the inbox a few times each working day (:mod:`probe.sandbox.behaviour.people`: never at
+   night, on weekends or Norwegian holidays), and a fagsystem importing Altinn mail (or everyone, when
+   people keep no office hours) polls on its own deterministic schedule
+   (:func:`probe.sandbox.delays.inbox_schedule`).
    Under ``municipality.never_fetches`` the polls find nothing; under
    ``municipality.no_confidential_role`` they find ordinary mail but not confidential mail (nobody
    holds the access package that shows it: the police failure); where the municipality's fagsystem
    imports its Altinn mail, nothing is fetched under ``vendor.down`` (the import is what polls).
    Fetching resumes at the first poll after the fault is cleared.
-4. A person reads it after the read delay (``Read``); municipalities importing Altinn mail also register
-   it in their vendor's fagsystem after the import delay (subject to the vendor faults).
+4. A person reads it after the read delay, counted in office time (``Read``); municipalities importing
+   Altinn mail also register it in their vendor's fagsystem after the import delay (subject to the
+   vendor faults).
 
 Recipient API calls (overview, details, content, markasread, confirm, purge) add their statuses at the
 moment they are made, as Altinn does (:mod:`probe.sandbox.altinn` decides who may).
@@ -39,6 +43,7 @@ from typing import Any
 
 from probe.clock import Clock
 from probe.sandbox.assignment import Assignment
+from probe.sandbox.behaviour.people import People
 from probe.sandbox.delays import Delays, inbox_schedule, next_poll
 from probe.sandbox.fagsystem import Fagsystems, VendorBehaviour
 from probe.sandbox.faults import FaultName, FaultRegistry
@@ -192,6 +197,7 @@ class CorrespondenceService:
         rng: random.Random,
         delay_settings: DelaySettings,
         speed: float,
+        people: People | None = None,
     ) -> None:
         self._clock = clock
         self._faults = faults
@@ -200,6 +206,8 @@ class CorrespondenceService:
         self._rng = rng
         self._delay_settings = delay_settings
         self._speed = speed
+        # ``None``: nobody keeps office hours, every municipality polls its inbox around the clock.
+        self._people = people
         self._all: dict[str, Correspondence] = {}
         self._by_recipient: dict[str, list[Correspondence]] = {}
         self.idempotent_keys: dict[str, str] = {}
@@ -221,7 +229,7 @@ class CorrespondenceService:
         """Create one correspondence (``Initialized``, ``ReadyForPublish``) and draw its timeline."""
         now = self._clock.now()
         # Drawn in this order since the sandbox began, so a seed keeps giving the same timeline.
-        ready = self._delays.draw("altinn_ready")
+        ready = self._delays.draw("altinn_ready", at=now)
         correspondence = Correspondence(
             id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
             resource_id=resource_id,
@@ -236,9 +244,9 @@ class CorrespondenceService:
             confidential=confidential,
             extra=extra,
             created=now,
-            publish_delay=ready + self._delays.draw("altinn_publish"),
+            publish_delay=ready + self._delays.draw("altinn_publish", at=now),
             read_delay=self._delays.draw("municipality_read"),
-            import_delay=self._delays.draw("altinn_import"),
+            import_delay=self._delays.draw("altinn_import", vendor=assignment.vendor_id, at=now),
         )
         self._add(correspondence, Status.INITIALIZED, now)
         self._add(correspondence, Status.READY_FOR_PUBLISH, now)
@@ -318,13 +326,13 @@ class CorrespondenceService:
                 return True
             correspondence.published = at
             self._add(correspondence, Status.PUBLISHED, at)
-            correspondence.pending.append((self._next_poll(kommunenummer, at), Event.FETCH))
+            correspondence.pending.append((self._next_poll(correspondence.assignment, at), Event.FETCH))
         elif event is Event.FETCH:
             free = self._faults.free_from(self.fetch_blockers(correspondence), kommunenummer, at)
             if free is None:
                 return False  # nobody can see it; look again once the fault is cleared
             if free > at:
-                correspondence.pending.append((self._next_poll(kommunenummer, free), Event.FETCH))
+                correspondence.pending.append((self._next_poll(correspondence.assignment, free), Event.FETCH))
                 return True
             self._fetch(correspondence, at)
         elif event is Event.READ and not correspondence.has(Status.READ):
@@ -352,7 +360,7 @@ class CorrespondenceService:
         import into the fagsystem where the municipality has one."""
         kommunenummer = correspondence.kommunenummer
         self._add(correspondence, Status.FETCHED, at)
-        correspondence.pending.append((at + correspondence.read_delay, Event.READ))
+        correspondence.pending.append((self._read_at(at, correspondence.read_delay), Event.READ))
         assignment = correspondence.assignment
         if assignment.imports_altinn:
             self._fagsystems.import_correspondence(
@@ -365,9 +373,22 @@ class CorrespondenceService:
                 behaviour=VendorBehaviour.at(self._faults, kommunenummer, at),
             )
 
-    def _next_poll(self, kommunenummer: str, after: float) -> float:
-        period, phase = inbox_schedule(kommunenummer, self._delay_settings, self._speed)
+    def _next_poll(self, assignment: Assignment, after: float) -> float:
+        """When the municipality next looks at its inbox: its people's next look at work, or where its
+        fagsystem's import fetches (or people keep no office hours), its next inbox poll."""
+        people, calendar = self._people, self._delays.calendar
+        if people is not None and calendar is not None and not assignment.imports_altinn:
+            return calendar.sandbox(people.next_look(assignment.kommunenummer, calendar.world(after)))
+        period, phase = inbox_schedule(assignment.kommunenummer, self._delay_settings, self._speed)
         return next_poll(after, period, phase)
+
+    def _read_at(self, fetched: float, delay: float) -> float:
+        """When a person reads what was fetched at ``fetched``: ``delay`` (sandbox seconds) later, in
+        office time where people keep office hours."""
+        people, calendar = self._people, self._delays.calendar
+        if people is None or calendar is None:
+            return fetched + delay
+        return calendar.sandbox(people.read_at(calendar.world(fetched), delay * calendar.speed))
 
     def record(self, correspondence: Correspondence, status: Status) -> None:
         """Add ``status`` now (a recipient's or sender's action)."""

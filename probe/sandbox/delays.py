@@ -1,13 +1,14 @@
 """Hop delays of the simulated world, and the worst case a healthy route can show.
 
-Each hop's delay is log-normal (most deliveries quick, a long right tail, as queue latencies are) around
-its median, and every draw is capped at ``cap_factor`` x median (10x by default). The cap is what makes
-the world *healthy-but-slow* distinguishable from *broken*: :func:`worst_case_latencies` adds up the caps
-along each channel, and Kanari's deadlines are chosen above those sums, so a canary only misses its
-deadline when a fault (or a real failure) held it up.
+Each machine hop's delay is log-normal around its median with a heavier bounded tail, several times
+slower on its party's slow days (:mod:`probe.sandbox.behaviour.latency`); every draw is capped at
+``cap_factor`` x median (10x by default) times the slow-day factor. The cap is what makes the world
+*healthy-but-slow* distinguishable from *broken*: :func:`worst_case_latencies` adds up the caps along each
+channel. People fetch and read in office hours (:mod:`probe.sandbox.behaviour.people`).
 
 Every delay is divided by the speed factor. Draws come from one seeded :class:`random.Random`, so the same
-seed and the same sequence of requests give the same timeline.
+seed and the same sequence of requests give the same timeline; slow days are a function of the seed and
+the date alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ import random
 from typing import Literal
 
 from probe.hops import Channel, Hop
+from probe.office_time import OfficeHours
+from probe.sandbox.behaviour import latency
+from probe.sandbox.behaviour.latency import SlowDays
+from probe.sandbox.behaviour.people import People, WorldCalendar
 from probe.sandbox.settings import DelaySettings, HopDelay, SandboxSettings
 
 HopName = Literal[
@@ -30,30 +35,59 @@ HopName = Literal[
     "municipality_read",
     "altinn_import",
 ]
+# Whose machines each hop runs on (``None``: a person's, or the vendor named at the draw).
+VENDOR = "vendor"
+PARTY: dict[HopName, str | None] = {
+    "ks_forward": latency.KS,
+    "fiks_handover": VENDOR,  # the fagsystem's Fiks IO consumer and its store
+    "fagsystem_receipt": VENDOR,
+    "ks_print": latency.KS,
+    "altinn_ready": latency.DIGDIR,
+    "altinn_publish": latency.DIGDIR,
+    "municipality_read": None,
+    "altinn_import": VENDOR,
+}
 
 
 class Delays:
     """Draws hop delays (already divided by the speed factor)."""
 
-    def __init__(self, settings: DelaySettings, speed: float, rng: random.Random) -> None:
+    def __init__(
+        self,
+        settings: DelaySettings,
+        speed: float,
+        rng: random.Random,
+        *,
+        seed: int | str = 1,
+        calendar: WorldCalendar | None = None,
+    ) -> None:
         self.settings = settings
         self.speed = speed
         self._rng = rng
+        self.slow_days = SlowDays(settings.slow_days, seed)
+        self.calendar = calendar
 
     def hop(self, name: HopName) -> HopDelay:
         """The distribution of hop ``name``."""
         delay: HopDelay = getattr(self.settings, name)
         return delay
 
-    def draw(self, name: HopName) -> float:
-        """One delay of hop ``name``, in seconds of the world's clock."""
-        delay = self.hop(name)
-        value = delay.median * math.exp(delay.sigma * self._rng.gauss(0.0, 1.0))
-        return min(value, delay.worst) / self.speed
+    def draw(self, name: HopName, *, vendor: str | None = None, at: float | None = None) -> float:
+        """One delay of hop ``name``, in seconds of the world's clock; at sandbox instant ``at`` (when
+        given) slowed by its party's slow day (``vendor`` names the vendor of a vendor hop)."""
+        value = latency.draw(self.hop(name), self._rng)
+        party = PARTY[name]
+        if party == VENDOR:
+            party = vendor
+        if party is not None and at is not None:
+            world = self.calendar.world(at) if self.calendar is not None else at
+            value *= self.slow_days.factor(party, world)
+        return value / self.speed
 
     def worst(self, name: HopName) -> float:
         """The longest delay hop ``name`` can draw, in seconds of the world's clock."""
-        return self.hop(name).worst / self.speed
+        factor = self.slow_days.worst if PARTY[name] is not None else 1.0
+        return self.hop(name).worst * factor / self.speed
 
     def scaled(self, seconds: float) -> float:
         """A fixed delay of the settings (``vendor_slow``, ``duplicate_gap``) divided by the speed."""
@@ -79,22 +113,35 @@ def next_poll(after: float, period: float, phase: float) -> float:
     return phase + math.ceil((after - phase) / period) * period
 
 
-def worst_case_latencies(settings: SandboxSettings) -> dict[Channel, dict[Hop, float]]:
+def worst_case_latencies(
+    settings: SandboxSettings, start: float | None = None
+) -> dict[Channel, dict[Hop, float]]:
     """For each channel, the longest time from sending to each hop that a route shows with no fault
     active, in seconds at the settings' speed. Choose each route's deadline above its final hop's value
-    plus one poll interval.
+    plus one poll interval (or learn it: the people's hops count in office time).
 
     ``portal``: the fagsystem stores the report before it sends the receipt, so ``registered`` comes
     before ``receipted``. ``altinn``: ``fetched`` waits for the municipality's next inbox poll (at most
-    ``inbox_poll_max``); ``read`` and ``registered`` follow the fetch independently.
+    ``inbox_poll_max``) or, with people keeping office hours, for the longest closed stretch between two
+    looks in the year after ``start`` (Easter); ``read`` and ``registered`` follow the fetch independently.
     """
     delays = settings.delays
     speed = settings.speed
-    forwarded = delays.ks_forward.worst
-    registered = forwarded + delays.fiks_handover.worst
-    receipted = registered + delays.fagsystem_receipt.worst
-    published = delays.altinn_ready.worst + delays.altinn_publish.worst
-    fetched = published + max(delays.inbox_poll_min, delays.inbox_poll_max)
+    slow = SlowDays(delays.slow_days, settings.seed).worst
+    forwarded = delays.ks_forward.worst * slow
+    registered = forwarded + delays.fiks_handover.worst * slow
+    receipted = registered + delays.fagsystem_receipt.worst * slow
+    published = (delays.altinn_ready.worst + delays.altinn_publish.worst) * slow
+    waiting = max(delays.inbox_poll_min, delays.inbox_poll_max)
+    read = delays.municipality_read.worst
+    if delays.people.enabled(speed) and start is not None:
+        people = People(delays.people, OfficeHours(), settings.seed)
+        calendar = WorldCalendar(people.office, start, speed, compressed=speed != 1)
+        longest = people.longest_wait("0000", calendar.world(start)) + 2 * delays.people.jitter
+        waiting = max(waiting, longest)
+        # A read takes office time: at worst it waits for the office to open again, as the fetch did.
+        read += longest
+    fetched = published + waiting
     return {
         Channel.PORTAL: {
             Hop.ACCEPTED: 0.0,
@@ -106,7 +153,7 @@ def worst_case_latencies(settings: SandboxSettings) -> dict[Channel, dict[Hop, f
             Hop.ACCEPTED: 0.0,
             Hop.PUBLISHED: published / speed,
             Hop.FETCHED: fetched / speed,
-            Hop.READ: (fetched + delays.municipality_read.worst) / speed,
-            Hop.REGISTERED: (fetched + delays.altinn_import.worst) / speed,
+            Hop.READ: (fetched + read) / speed,
+            Hop.REGISTERED: (fetched + delays.altinn_import.worst * slow) / speed,
         },
     }

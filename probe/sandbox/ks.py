@@ -137,7 +137,7 @@ class KsService:
         """Accept a report (its print part already checked) for an office whose fagsystem accepts
         versions up to ``stottet_versjon``, and draw its timeline."""
         now = self._clock.now()
-        forward = self._delays.draw("ks_forward")
+        forward = self._delays.draw("ks_forward", at=now)
         report = Report(
             id=str(uuid.UUID(int=self._rng.getrandbits(128), version=4)),
             fiks_org_id=fiks_org_id,
@@ -149,9 +149,9 @@ class KsService:
             accepted_at=now,
             asice=encrypted_asice,
             forward_delay=forward,
-            handover_delay=self._delays.draw("fiks_handover"),
-            receipt_delay=self._delays.draw("fagsystem_receipt"),
-            print_delay=self._delays.draw("ks_print"),
+            handover_delay=self._delays.draw("fiks_handover", vendor=vendor_id, at=now),
+            receipt_delay=self._delays.draw("fagsystem_receipt", vendor=vendor_id, at=now),
+            print_delay=self._delays.draw("ks_print", at=now),
             due=now + forward,
         )
         self._record(report, now, Tilstand.AKSEPTERT)

@@ -174,7 +174,7 @@ def build_manifest(world: World) -> Manifest:
     }
     latency = {
         channel.value: {hop.value: round(seconds, 3) for hop, seconds in hops.items()}
-        for channel, hops in worst_case_latencies(settings).items()
+        for channel, hops in worst_case_latencies(settings, world.clock.now()).items()
     }
     return Manifest(
         version=MANIFEST_VERSION,

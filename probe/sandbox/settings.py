@@ -40,17 +40,72 @@ class _Strict(BaseModel):
 
 
 class HopDelay(_Strict):
-    """One hop's delay at speed 1: log-normal around ``median`` seconds with shape ``sigma``, each draw
-    capped at ``cap_factor`` x median so the slow tail is bounded and a deadline can exceed it."""
+    """One hop's delay at speed 1: log-normal around ``median`` seconds with shape ``sigma``; a share
+    ``tail_share`` of the draws is stretched by a Pareto factor of index ``tail_alpha`` (the heavier tail
+    of queues: a retry, a garbage collection, a batch that waited); every draw is capped at
+    ``cap_factor`` x median so the slow tail is bounded and a deadline can exceed it
+    (:func:`probe.sandbox.behaviour.latency.draw`)."""
 
     median: float = Field(gt=0)
     sigma: float = Field(ge=0, le=2)
     cap_factor: float = Field(default=10.0, ge=1)
+    tail_share: float = Field(default=0.0, ge=0, le=0.5)
+    tail_alpha: float = Field(default=1.5, gt=0)
 
     @property
     def worst(self) -> float:
         """The longest draw this hop can produce at speed 1."""
         return self.median * self.cap_factor
+
+
+class SlowDaySettings(_Strict):
+    """Slow days: on a day drawn with probability ``share`` (seeded, per target and date, so the same
+    seed gives the same calendar), one party's machines (``ks``, ``digdir`` or one vendor) are ``factor_min``
+    to ``factor_max`` times slower all day (a degraded database, a queue backlog after a release)."""
+
+    share: float = Field(default=0.02, ge=0, le=1)
+    factor_min: float = Field(default=2.0, ge=1)
+    factor_max: float = Field(default=4.0, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SlowDaySettings:
+        if self.factor_max < self.factor_min:
+            raise ValueError(f"factor_max ({self.factor_max}) is below factor_min ({self.factor_min})")
+        return self
+
+
+class PeopleSettings(_Strict):
+    """The people at each municipality who open the Altinn inbox and read what came.
+
+    With ``office_hours`` they work only in office hours (08:00-15:30 Europe/Oslo, Monday to Friday,
+    never on Norwegian public holidays: :class:`probe.office_time.OfficeHours`), look at the inbox at
+    the times of day in ``looks`` each moved by up to ``jitter`` seconds (per municipality and date,
+    seeded), and read a message after ``municipality_read`` seconds of *office* time. Municipalities whose
+    fagsystem imports Altinn mail fetch by machine, on their inbox poll schedule, day and night.
+    ``None`` (the default): on at speed 1, off at higher speeds, where the probe's deadlines are wall
+    time at that speed while the calendar would be compressed (see
+    :class:`probe.sandbox.behaviour.people.WorldCalendar`); off: everyone polls on the inbox schedule
+    around the clock (the sandbox before office hours).
+    """
+
+    office_hours: bool | None = None
+    looks: tuple[str, ...] = ("08:20", "10:30", "12:45", "14:50")
+    jitter: float = Field(default=1200, ge=0)
+
+    @field_validator("looks")
+    @classmethod
+    def _times(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("people must look at the inbox at least once a day")
+        for entry in value:
+            hours, _, minutes = entry.partition(":")
+            if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
+                raise ValueError(f"look time {entry!r} is not HH:MM")
+        return tuple(sorted(value))
+
+    def enabled(self, speed: float) -> bool:
+        """Whether people keep office hours at ``speed``."""
+        return self.office_hours if self.office_hours is not None else speed == 1
 
 
 class DelaySettings(_Strict):
@@ -63,22 +118,22 @@ class DelaySettings(_Strict):
     """
 
     # AKSEPTERT → SENDT_FAGSYSTEM: KS's own queue.
-    ks_forward: HopDelay = HopDelay(median=5, sigma=0.5)
+    ks_forward: HopDelay = HopDelay(median=5, sigma=0.5, tail_share=0.01)
     # SENDT_FAGSYSTEM → the fagsystem has read, checked and stored the report (Fiks IO consumer poll).
-    fiks_handover: HopDelay = HopDelay(median=8, sigma=0.6)
+    fiks_handover: HopDelay = HopDelay(median=8, sigma=0.6, tail_share=0.01)
     # Stored → the ``mottatt``/``feilet`` receipt reaches KS and the status changes.
-    fagsystem_receipt: HopDelay = HopDelay(median=2, sigma=0.5)
+    fagsystem_receipt: HopDelay = HopDelay(median=2, sigma=0.5, tail_share=0.01)
     # AVVIST_FAGSYSTEM → SENDT_PRINT: KS falls back to paper post.
     ks_print: HopDelay = HopDelay(median=30, sigma=0.5)
     # Send → Published, in two parts whose sum is the publish delay. Altinn records ``Initialized`` and
     # ``ReadyForPublish`` at the send itself (a correspondence without attachments is ready at once) and
     # publishes from a background job: ``altinn_ready`` is that job's pick-up, ``altinn_publish`` its work.
     altinn_ready: HopDelay = HopDelay(median=1, sigma=0.5)
-    altinn_publish: HopDelay = HopDelay(median=4, sigma=0.6)
+    altinn_publish: HopDelay = HopDelay(median=4, sigma=0.6, tail_share=0.01)
     # Fetched → Read: a person opens the message (minutes).
     municipality_read: HopDelay = HopDelay(median=180, sigma=0.8)
     # Fetched → registered in the fagsystem, for municipalities importing Altinn mail.
-    altinn_import: HopDelay = HopDelay(median=30, sigma=0.6)
+    altinn_import: HopDelay = HopDelay(median=30, sigma=0.6, tail_share=0.01)
     # Every municipality polls its Altinn inbox with its own period in this range (deterministic per
     # kommunenummer, see :func:`probe.sandbox.delays.inbox_schedule`).
     inbox_poll_min: float = Field(default=300, gt=0)
@@ -87,6 +142,10 @@ class DelaySettings(_Strict):
     vendor_slow: float = Field(default=3600, gt=0)
     # ``vendor.duplicate`` registers the second copy this long after the first.
     duplicate_gap: float = Field(default=2, gt=0)
+    # Days on which one party's machine hops are several times slower.
+    slow_days: SlowDaySettings = SlowDaySettings()
+    # Who opens and reads the Altinn inbox, and when.
+    people: PeopleSettings = PeopleSettings()
 
 
 class SandboxSettings(_Strict):

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from probe.clock import Clock, SystemClock
 from probe.config.registry import Registry, packaged_registry
+from probe.office_time import OfficeHours
 from probe.sandbox.assignment import VENDORS, VENDORS_BY_ID, Assignment, VendorSpec, assign_all
+from probe.sandbox.behaviour.people import People, WorldCalendar
 from probe.sandbox.certs import FiksPki
 from probe.sandbox.correspondence import CorrespondenceService
 from probe.sandbox.credentials import (
@@ -98,7 +100,19 @@ class World:
         self.gate = FaultGate(self.faults, settings.retry_after, settings.speed)
         # Timeline draws and ids come from separate seeded generators, so adding an id never shifts a
         # delay (and the other way round).
-        self.delays = Delays(settings.delays, settings.speed, random.Random(f"delays:{settings.seed}"))
+        people_on = settings.delays.people.enabled(settings.speed)
+        self.people = People(settings.delays.people, OfficeHours(), settings.seed) if people_on else None
+        # The world's calendar: the sandbox clock at speed 1, compressed with the world above it.
+        self.calendar = WorldCalendar(
+            OfficeHours(), self.clock.now(), settings.speed, compressed=people_on and settings.speed != 1
+        )
+        self.delays = Delays(
+            settings.delays,
+            settings.speed,
+            random.Random(f"delays:{settings.seed}"),
+            seed=settings.seed,
+            calendar=self.calendar,
+        )
         ids = random.Random(f"ids:{settings.seed}")
         self.pki = FiksPki(
             self.clock,
@@ -128,6 +142,7 @@ class World:
             rng=ids,
             delay_settings=settings.delays,
             speed=settings.speed,
+            people=self.people,
         )
         self.tokens = TokenService(
             self.clock,

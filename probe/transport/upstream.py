@@ -20,7 +20,14 @@ import httpx
 
 from probe import diagnostics
 from probe.clock import Clock
-from probe.errors import AuthError, InvalidResponseError, RateLimitedError, Reason, UpstreamError
+from probe.errors import (
+    AuthError,
+    InvalidResponseError,
+    RateLimitedError,
+    Reason,
+    ResponseTooLargeError,
+    UpstreamError,
+)
 
 TokenSource = Callable[[bool], Awaitable[str]]
 """Returns a bearer token; called with ``True`` after a 401 to force a fresh one."""
@@ -209,7 +216,7 @@ class Upstream:
                 async for chunk in response.aiter_bytes():
                     body.extend(chunk)
                     if len(body) > self._max_response_bytes:
-                        raise InvalidResponseError(
+                        raise ResponseTooLargeError(
                             self.name,
                             f"answer larger than {self._max_response_bytes} bytes",
                             response.status_code,

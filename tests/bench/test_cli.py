@@ -24,7 +24,7 @@ def test_unknown_parts_are_a_usage_error_naming_the_value(
     with pytest.raises(SystemExit) as stopped:
         main(["--only", only, "--work", str(tmp_path)])
     assert stopped.value.code == 2
-    assert f"--only: parts of cpu, large, scale, production, not {only!r}" in capsys.readouterr().err
+    assert f"--only: parts of cpu, large, scale, production, status, not {only!r}" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing started
 
 

@@ -70,7 +70,11 @@ def test_an_excerpt_keeps_what_a_start_reads_and_only_the_newest_closed_rows(tmp
     assert short.rows < whole.rows / 5
     full, cut = Ledger(whole.path), Ledger(short.path)
     try:
-        assert answers(cut) == answers(full)  # open canaries, counters, versions, newest delivered
+        # Open canaries, counters, versions, newest delivered: what a start reads (not the history the
+        # status page reads, which an excerpt cuts on purpose).
+        assert dataclasses.replace(answers(cut), recent={}, verdicts={}) == dataclasses.replace(
+            answers(full), recent={}, verdicts={}
+        )
         kept = all_records(cut)
         assert len(kept) == short.rows
         named = {record.id for record in cut.newest_delivered()} | {

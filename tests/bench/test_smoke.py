@@ -56,3 +56,7 @@ def test_smoke_bench_prints_the_table_and_writes_every_figure(tmp_path: Path) ->
     # Healthy canaries on a healthy sandbox: nothing but deliveries.
     assert set(kanari["ledger"]["verdicts"]) <= {"delivered"}
     assert summary["raw"]["large"]["scrape"]["scrapes"] >= 1  # /metrics was scraped during the run
+    # The status part: every page against its reads, the loop's lag against the same loop idle.
+    assert summary["raw"]["status"]["routes"] == 714
+    assert summary["status_loop_lag_idle_p99_ms"] >= 0
+    assert summary["status_over_reads_ratio_national"] > 0

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from annotated_types import Gt, Le
+from annotated_types import Ge, Gt, Le
 from pydantic import BaseModel
 
 from probe.config import durations
@@ -94,6 +94,11 @@ def test_an_integer_beyond_a_float_is_infinite_not_an_exception(valid_config: Co
             "retention: 1h",
             "retention must be between 1d and 366d: a night's incident must keep its canaries until "
             "morning, and the ledger grows with every day kept",
+        ),
+        (
+            "ks_retention: 12h",
+            "ks_retention must be between 1d and 366d: KS keeps reports 30 days (14 before June 2023); an "
+            "incident's recovery date follows from it",
         ),
     ],
 )
@@ -216,8 +221,17 @@ DURATIONS = [path for path, field in FLOATS if _is_duration(field)]
 def test_every_float_setting_is_a_bounded_duration_or_a_share() -> None:
     # A new duration field typed as a plain float would accept .inf and .nan again.
     others = {".".join(path): field.metadata for path, field in FLOATS if not _is_duration(field)}
-    assert others == {"alerting.channel_down_share": [Gt(gt=0), Le(le=1)]}
-    assert len(DURATIONS) == 20
+    learning = {
+        f"channels.{channel}.learning.{name}": bounds
+        for channel in ("portal", "altinn")
+        for name, bounds in (
+            ("quantile", [Gt(gt=0.5), Le(le=1.0)]),
+            ("margin", [Ge(ge=1.0), Le(le=10.0)]),
+            ("office_margin", [Ge(ge=1.0), Le(le=10.0)]),
+        )
+    }
+    assert others == {"alerting.channel_down_share": [Gt(gt=0), Le(le=1)], **learning}
+    assert len(DURATIONS) == 23
 
 
 def _set(data: dict[str, Any], path: tuple[str, ...], value: object) -> None:

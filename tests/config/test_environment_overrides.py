@@ -16,8 +16,8 @@ from tests.config.test_validation import only
 
 PORTAL_FIELDS = (
     "enabled, base_url, interval, deadline, poll_interval, normal_latency, final_hop, concurrency, timeout, "
-    "api_version, time_zone, fiks_org_id, integrasjon_id, integrasjon_passord, scope, max_payload_bytes, "
-    "directory_cache"
+    "learning, api_version, time_zone, fiks_org_id, integrasjon_id, integrasjon_passord, scope, "
+    "max_payload_bytes, directory_cache"
 )
 
 

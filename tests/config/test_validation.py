@@ -417,7 +417,7 @@ def test_kommunenummer_of_three_digits(valid_config: ConfigDir) -> None:
             "    dedline: 30m",
             "kanari.yaml:20: channels.portal.dedline: unknown field (value: '30m'); fix: did you mean "
             "'deadline'? (the fields here are enabled, base_url, interval, deadline, poll_interval, "
-            "normal_latency, final_hop, concurrency, timeout, api_version, time_zone, fiks_org_id, "
+            "normal_latency, final_hop, concurrency, timeout, learning, api_version, time_zone, fiks_org_id, "
             "integrasjon_id, "
             "integrasjon_passord, scope, max_payload_bytes, directory_cache)",
         ),
@@ -437,7 +437,7 @@ def test_kommunenummer_of_three_digits(valid_config: ConfigDir) -> None:
             "did "
             "you mean 'interval'? (the fields here are enabled, interval, deadline, poll_interval, "
             "final_hop, "
-            "bydel, api_version, confidential, recipient_organisasjonsnummer)",
+            "bydel, api_version, confidential, recipient_organisasjonsnummer, manual_hops)",
         ),
     ],
 )
@@ -455,7 +455,7 @@ def test_misspelt_required_field_says_both(valid_config: ConfigDir) -> None:
         "vendors.yaml>",
         "municipalities/4601-bergen.yaml:3: vendr: unknown field (value: 'fjordsys'); fix: did you mean "
         "'vendor'? (the fields here are kommunenummer, name, organisasjonsnummer, vendor, bydel, channels, "
-        "contacts, ticket_contacts)",
+        "contacts, ticket_contacts, office_hours)",
     ]
 
 

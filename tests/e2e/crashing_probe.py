@@ -24,6 +24,7 @@ from probe.checks.readback import ReadbackClient
 from probe.cli import main
 from probe.ledger.rows import LedgerCount
 from probe.ledger.sqlite import Ledger
+from probe.lifecycle.incidents import TrackedIncident
 from probe.lifecycle.record import CanaryRecord, State
 
 
@@ -48,10 +49,13 @@ if point == "intent":
     original_save = Ledger.save
 
     def save(
-        self: Ledger, records: Iterable[CanaryRecord], counts: Mapping[LedgerCount, int] | None = None
+        self: Ledger,
+        records: Iterable[CanaryRecord],
+        counts: Mapping[LedgerCount, int] | None = None,
+        incidents: Iterable[TrackedIncident] = (),
     ) -> None:
         records = list(records)
-        original_save(self, records, counts)
+        original_save(self, records, counts, incidents)
         if any(record.state is State.INTENT for record in records):
             die()
 

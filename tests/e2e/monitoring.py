@@ -46,6 +46,7 @@ class Notification:
     receiver: str
     status: str
     labels: dict[str, str]
+    annotations: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class Sinks:
@@ -67,7 +68,11 @@ class Sinks:
                     return
                 with sinks._lock:
                     for alert in body["alerts"]:
-                        sinks.notifications.append(Notification(receiver, alert["status"], alert["labels"]))
+                        sinks.notifications.append(
+                            Notification(
+                                receiver, alert["status"], alert["labels"], alert.get("annotations", {})
+                            )
+                        )
                 self.send_response(200)
                 self.end_headers()
 
@@ -106,6 +111,8 @@ class Stack:
     alertmanager_url: str
     prometheus: subprocess.Popen[bytes]
     alertmanager: subprocess.Popen[bytes]
+    # The (first) probe Prometheus scrapes.
+    probe_url: str = ""
 
     def query(self, expression: str) -> dict[str, Any]:
         """An instant query; raises on an error answer."""
@@ -233,6 +240,7 @@ def monitoring_stack(
             f"http://127.0.0.1:{am_port}",
             prometheus_process,
             alertmanager_process,
+            f"http://127.0.0.1:{ports[0]}",
         )
     finally:
         for process, _ in processes:

@@ -1,5 +1,6 @@
 """``kanari demo`` (the main job behind ``make run``) on all 357 municipalities: every one of the 714
-routes delivers, and ``kanari_canaries_resolved_total{verdict="delivered"}`` rises for each."""
+routes delivers, ``kanari_canaries_resolved_total{verdict="delivered"}`` rises for each, and the status
+page, the first URL the demo prints, shows every route with none failing."""
 
 from __future__ import annotations
 
@@ -82,6 +83,13 @@ def test_demo_delivers_on_all_714_routes(tmp_path: Path) -> None:
             every=2,
             explain=lambda: f"{len(not_rising())} routes did not deliver again: {not_rising()[:20]}",
         )
+        # The status page is the first URL printed, and shows every route, none of them failing.
+        printed = [line for line in log.read_text().splitlines() if re.search(r"\shttps?://", line)]
+        assert printed[0].startswith("status page"), printed[:3]
+        page = httpx.get(printed[0].split()[-1], timeout=10)
+        assert page.status_code == 200
+        assert page.text.count("data-municipality=") == 714
+        assert 'data-state="broken"' not in page.text
         text = httpx.get(url).text
         assert 'verdict="lost"} 0.0' in text
         lost = [line for line in text.splitlines() if 'verdict="lost"}' in line and not line.endswith(" 0.0")]

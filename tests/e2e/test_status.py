@@ -18,8 +18,9 @@ async def test_status_table_shows_last_verdicts_and_blame(tmp_path: Path) -> Non
         await probe.run_for(150)
         table = render_status(probe.config, probe.runtime.ledger.latest_per_route())
         lines = table.splitlines()
-        assert lines[0].split() == ["ROUTE", "MUNICIPALITY", "VENDOR", "VERSION", "LAST", "VERDICT", "BLAMED",
-                                    "LATENCY", "SENT", "(UTC)", "IN", "FLIGHT", "DETAIL"]  # fmt: skip
+        assert lines[0].split() == ["ROUTE", "MUNICIPALITY", "VENDOR", "VERSION", "LAST", "VERDICT",
+                                    "BLAMED", "LATENCY", "DEADLINE", "SENT", "(UTC)", "IN", "FLIGHT",
+                                    "DETAIL"]  # fmt: skip
         rows = {line.split()[0]: line for line in lines[1:]}
         assert set(rows) == {"portal/4601", "altinn/4601", "portal/0301", "altinn/0301"}
         assert "lost" in rows["portal/4601"]

@@ -3,6 +3,7 @@ persisted in the ledger and counted in the metrics once committed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,7 +26,18 @@ from probe.errors import Reason, UpstreamError
 from probe.hops import Channel, Hop, Owner, Verdict
 from probe.ledger.sqlite import Ledger
 from probe.lifecycle.record import CanaryRecord, State
-from tests.engine.kit import SIGNER, START, VENDOR, VERIFIER, ScriptedAdapter, ledger, metrics, record, route
+from tests.engine.kit import (
+    SIGNER,
+    START,
+    VENDOR,
+    VERIFIER,
+    ScriptedAdapter,
+    ledger,
+    metrics,
+    record,
+    route,
+    uuid_of,
+)
 from tests.ledger_view import record as stored
 
 ALTINN = route(Channel.ALTINN)
@@ -149,6 +161,23 @@ def test_a_hop_time_before_the_send_is_a_reading_error_and_takes_the_time_asked(
     assert world.value("kanari_hop_time_reading_errors_total", channel="portal", hop="forwarded") == 1
 
 
+def test_a_look_counts_from_when_it_was_asked_not_from_when_its_answer_was_applied(world: World) -> None:
+    # Asked 10 s after sending, before the hop is due; answered (and applied) after it was due: this look
+    # cannot say the hop was missing once it was due, so it must not be read as a look after that.
+    canary = record()
+    world.open(canary)
+    world.apply(
+        StatusSeen(canary, Observation({Hop.FORWARDED: START + 5}, None, "SENDT"), START + 10), now=START + 70
+    )
+    assert canary.status_ok_at == START + 10
+    seen = RegistrationsSeen(VENDOR, "4601", (canary,), (), START + 20)
+    world.apply(seen, now=START + 80)
+    assert canary.readback_ok_at == START + 20
+    # An older question answered after a newer one never moves the look back.
+    world.apply(StatusSeen(canary, Observation({}, None, "SENDT"), START + 5), now=START + 90)
+    assert canary.status_ok_at == START + 10
+
+
 def test_a_lookup_finds_the_canary_or_resolves_it_as_never_arrived(world: World) -> None:
     found = record(ALTINN, upstream_id=None, hops={}, number=1)
     missing = record(ALTINN, upstream_id=None, hops={}, number=2)
@@ -246,3 +275,46 @@ def test_cleanup_and_results_about_closed_canaries(world: World) -> None:
     )
     assert gone.hops == {Hop.ACCEPTED: START + 1}  # not open here: dropped, nothing stored
     assert stored(world.ledger, gone.id) is None
+
+
+def test_a_failing_upstream_logs_its_first_failure_then_one_summary_a_minute(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    # KS answers 503 to every send for five minutes, one send every 10 s: 30 sends, 30 verdict lines
+    # (each canary's own story), but the failure itself only at its start and once a minute after.
+    refusal = UpstreamError("portal", Reason.HTTP_5XX, "503", 503, detail="KS: unavailable")
+    readback_down = UpstreamError("readback", Reason.CONNECT, "refused")
+    with caplog.at_level(logging.INFO, logger="kanari"):
+        for number in range(30):
+            canary = record(state=State.INTENT, upstream_id=None, number=number + 1)
+            world.open(canary)
+            now = START + 10 * number
+            world.apply(
+                SendAnswered(canary, refusal), CheckFailed(Channel.PORTAL, "readback", readback_down), now=now
+            )
+        world.apply(now=START + 10 * 30)  # the outage is over: what was held back is summed up
+    sends = [r for r in caplog.records if r.name == "kanari.send"]
+    checks = [r for r in caplog.records if r.name == "kanari.poll"]
+    verdicts = [r for r in caplog.records if r.name == "kanari.verdict"]
+    assert len(verdicts) == 30
+    assert [r.getMessage().split(" (")[-1] for r in sends[1:]] == [
+        "4 more like it in the last 60 s)",  # the newest of the five held back, and four more
+        *["5 more like it in the last 60 s)" for _ in range(4)],
+    ]
+    assert [r.repeats for r in sends] == [0, 4, 5, 5, 5, 5]  # type: ignore[attr-defined]
+    assert sum(r.repeats + 1 for r in sends) == 30  # type: ignore[attr-defined]
+    assert len(checks) == 6
+    assert sends[0].getMessage() == (
+        f"send failed: route=portal/4601 canary={uuid_of(1)} reason=http_5xx maybe_processed=False "
+        "detail=KS: unavailable"
+    )
+    assert checks[0].getMessage() == "check failed: target=readback channel=portal reason=connect"
+    first = sends[0].__dict__
+    assert {k: first[k] for k in ("event", "route", "vendor", "upstream", "reason", "status_code")} == {
+        "event": "upstream_failure",
+        "route": "portal/4601",
+        "vendor": VENDOR,
+        "upstream": "portal",
+        "reason": "http_5xx",
+        "status_code": 503,
+    }

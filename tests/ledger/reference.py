@@ -27,6 +27,16 @@ class Answers:
     open_records: list[str]
     status: dict[RouteKey, list[str]]
     counts: dict[LedgerCount, int]
+    # The status page's questions (probe.ledger.history): newest verdicts, newest canaries, and verdicts
+    # over the six hours before the newest canary (younger than any pruning cutoff in these tests).
+    latest_verdicts: dict[RouteKey, Verdict] = dataclasses.field(default_factory=dict)
+    recent: dict[RouteKey, list[str]] = dataclasses.field(default_factory=dict)
+    verdicts: dict[RouteKey, dict[Verdict, int]] = dataclasses.field(default_factory=dict)
+
+
+# How many newest canaries per route the reference compares, and the window of the verdict counts.
+RECENT = 5
+WINDOW = 6 * 3600.0
 
 
 def _newest(records: Iterable[CanaryRecord]) -> dict[RouteKey, CanaryRecord]:
@@ -67,7 +77,30 @@ def expected(records: list[CanaryRecord]) -> Answers:
             for key, found in status.items()
         },
         counts=counts,
+        latest_verdicts={key: record.verdict for key, record in resolved.items() if record.verdict},
+        recent={
+            key: [r.id for r in sorted(own, key=lambda r: r.created_at, reverse=True)][:RECENT]
+            for key, own in _by_route(records).items()
+        },
+        verdicts=_window(records),
     )
+
+
+def _by_route(records: Iterable[CanaryRecord]) -> dict[RouteKey, list[CanaryRecord]]:
+    routes: dict[RouteKey, list[CanaryRecord]] = {}
+    for record in records:
+        routes.setdefault(record.route_key, []).append(record)
+    return routes
+
+
+def _window(records: list[CanaryRecord]) -> dict[RouteKey, dict[Verdict, int]]:
+    since = max((r.created_at for r in records), default=0.0) - WINDOW
+    counts: dict[RouteKey, dict[Verdict, int]] = {key: {} for key in _by_route(records)}
+    for record in records:
+        if record.created_at >= since and record.verdict is not None:
+            route = counts[record.route_key]
+            route[record.verdict] = route.get(record.verdict, 0) + 1
+    return counts
 
 
 def answers(ledger: Ledger | PostgresLedger) -> Answers:
@@ -79,4 +112,12 @@ def answers(ledger: Ledger | PostgresLedger) -> Answers:
         open_records=[record.id for record in ledger.open_records()],
         status={key: [record.id for record in found] for key, found in ledger.latest_per_route().items()},
         counts=ledger.counts(),
+        latest_verdicts=ledger.latest_verdicts(),
+        recent={
+            key: [record.id for record in ledger.recent_canaries(key[0], key[1], RECENT)]
+            for key in ledger.last_created()
+        },
+        verdicts=ledger.verdict_counts(
+            list(ledger.last_created()), max(ledger.last_created().values(), default=0.0) - WINDOW
+        ),
     )

@@ -16,11 +16,13 @@ from psycopg.conninfo import conninfo_to_dict
 from probe.clock import FakeClock
 from probe.engine.maintenance import Maintenance
 from probe.errors import FencedError, LedgerError, LedgerUnusableError
+from probe.hops import Hop
 from probe.leadership.lease import Leadership, Step
 from probe.ledger.postgres import PostgresLease, PostgresLedger, PostgresPruner, PostgresTarget, check_fence
-from probe.ledger.rows import LedgerCount
+from probe.ledger.rows import COLUMNS, DUE_COLUMNS, SCHEMA_VERSION, LedgerCount, to_row
 from probe.ledger.sqlite import Ledger
 from probe.lifecycle.record import State
+from probe.lifecycle.verdict import due_at
 from tests.ledger.reference import answers
 from tests.ledger.test_latest import canary, random_batches
 from tests.postgres import ROLE_PASSWORD, Cluster
@@ -168,8 +170,38 @@ def test_a_ledger_of_another_schema_is_refused(postgres: Cluster, target: Postgr
     database = conninfo_to_dict(target.dsn)["dbname"]
     with psycopg.connect(postgres.dsn(str(database)), password=ROLE_PASSWORD, autocommit=True) as db:
         db.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
-    with pytest.raises(LedgerUnusableError, match=r"it has schema '99' and this Kanari writes schema 4"):
+    expected = f"it has schema '99' and this Kanari writes schema {SCHEMA_VERSION}"
+    with pytest.raises(LedgerUnusableError, match=expected):
         PostgresLedger(target, holder="a", epoch=lambda: None)
+
+
+def test_a_ledger_of_schema_4_is_migrated_and_its_canaries_read_as_due_at_their_deadline(
+    postgres: Cluster, target: PostgresTarget
+) -> None:
+    first = PostgresLedger(target, holder="a", epoch=lambda: None)
+    first.close()
+    database = conninfo_to_dict(target.dsn)["dbname"]
+    old = canary(1, created_at=100.0)
+    with psycopg.connect(postgres.dsn(str(database)), password=ROLE_PASSWORD, autocommit=True) as db:
+        # Schema 4 as it was: the canaries table without the due columns.
+        for column in DUE_COLUMNS.values():
+            db.execute(f"ALTER TABLE canaries DROP COLUMN {column}")
+        db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+        columns = COLUMNS[: COLUMNS.index("cleanup_failed_at") + 1]
+        row = to_row(old)[: len(columns)]
+        db.execute(
+            f"INSERT INTO canaries ({', '.join(columns)}) VALUES ({', '.join('%s' for _ in columns)})", row
+        )
+    with pytest.raises(LedgerUnusableError, match="it has schema '4'"):
+        PostgresLedger(target, holder="status", epoch=lambda: None, create=False)
+    migrated = PostgresLedger(target, holder="a", epoch=lambda: None)
+    try:
+        (record,) = migrated.open_records()
+        assert record.id == "c0001"
+        assert record.due == {}
+        assert due_at(record, Hop.RECEIPTED) == record.deadline_at
+    finally:
+        migrated.close()
 
 
 def test_a_wrong_password_is_an_error_naming_the_database_not_the_password(target: PostgresTarget) -> None:

@@ -8,7 +8,16 @@ import pytest
 from probe.errors import Reason
 from probe.hops import Channel, Hop, Owner, Verdict
 from probe.lifecycle.record import CanaryRecord, Decision, State
-from probe.lifecycle.verdict import decide, delivered_at, failed, needed_hops, send_refused
+from probe.lifecycle.verdict import (
+    arrived_late,
+    decide,
+    delivered_at,
+    due_at,
+    failed,
+    judged_at,
+    needed_hops,
+    send_refused,
+)
 
 T0 = 1_000_000.0
 DEADLINE = 900.0
@@ -161,3 +170,54 @@ def test_unconfirmed_without_read_back_is_unknown_at_once() -> None:
 )
 def test_a_refused_send_is_blamed_by_its_reason(channel: Channel, reason: Reason, expected: Decision) -> None:
     assert send_refused(channel, reason) == expected
+
+
+# ---- a deadline per hop (learned bounds, office time) ---------------------------------------------------
+
+PER_HOP = {Hop.ACCEPTED: T0 + 30, Hop.FORWARDED: T0 + 60, Hop.RECEIPTED: T0 + 300, Hop.REGISTERED: T0 + 600}
+
+
+def test_a_canary_stuck_before_a_hop_is_judged_when_that_hop_is_due() -> None:
+    stuck = record(hops={Hop.ACCEPTED: T0}, due=dict(PER_HOP), deadline_at=T0 + 600)
+    assert judged_at(stuck) == T0 + 60
+    assert decide(stuck, T0 + 59, GRACE) is None
+    stuck.status_ok_at = T0 + 60
+    assert decide(stuck, T0 + 60, GRACE) == Decision(Verdict.LOST, Hop.FORWARDED, Owner.KS)
+
+
+def test_the_next_hops_deadline_is_followed_once_a_hop_is_there() -> None:
+    moving = record(hops={Hop.ACCEPTED: T0, Hop.FORWARDED: T0 + 10}, due=dict(PER_HOP), status_ok_at=T0 + 200)
+    assert judged_at(moving) == T0 + 300
+    assert decide(moving, T0 + 200, GRACE) is None
+
+
+def test_a_hop_late_against_its_own_bound_but_caught_up_in_time_is_delivered() -> None:
+    caught_up = record(
+        hops={Hop.ACCEPTED: T0, Hop.FORWARDED: T0 + 90, Hop.RECEIPTED: T0 + 100, Hop.REGISTERED: T0 + 120},
+        due=dict(PER_HOP),
+    )
+    assert decide(caught_up, T0 + 130, GRACE) == Decision(Verdict.DELIVERED)
+    assert not arrived_late(caught_up)
+
+
+def test_arriving_after_the_final_hop_was_due_is_late_blamed_on_the_first_late_hop() -> None:
+    late = record(
+        hops={Hop.ACCEPTED: T0, Hop.FORWARDED: T0 + 10, Hop.RECEIPTED: T0 + 400, Hop.REGISTERED: T0 + 700},
+        due=dict(PER_HOP),
+        status_ok_at=T0 + 700,
+        readback_ok_at=T0 + 700,
+    )
+    assert arrived_late(late)
+    assert decide(late, T0 + 700, GRACE) == Decision(Verdict.LOST, Hop.RECEIPTED, Owner.VENDOR, late=True)
+
+
+def test_blindness_counts_from_the_hop_that_was_due() -> None:
+    blind = record(hops={Hop.ACCEPTED: T0}, due=dict(PER_HOP))
+    assert decide(blind, T0 + 60 + GRACE - 1, GRACE) is None
+    assert decide(blind, T0 + 60 + GRACE, GRACE) == Decision(Verdict.UNKNOWN)
+
+
+def test_a_canary_of_an_older_ledger_has_every_hop_due_at_its_deadline() -> None:
+    old = record(hops={Hop.ACCEPTED: T0})
+    assert old.due == {}
+    assert due_at(old, Hop.FORWARDED) == old.deadline_at == judged_at(old)

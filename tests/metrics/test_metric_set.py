@@ -52,7 +52,21 @@ def test_every_route_series_exists_at_start_with_zero(metrics: Metrics) -> None:
     )
     info = {**LABELS, "municipality_name": "Bergen", "county": "Vestland", "final_hop": "registered"}
     assert value(metrics, "kanari_route_info", **info, api_version="") == 1
-    assert value(metrics, "kanari_route_deadline_seconds", channel="portal", municipality="4601") == 900
+    for hop, owner in [
+        ("accepted", "ks"),
+        ("forwarded", "ks"),
+        ("receipted", "vendor"),
+        ("registered", "vendor"),
+    ]:
+        assert (
+            value(metrics, "kanari_route_deadline_seconds", channel="portal", municipality="4601", hop=hop)
+            == 900
+        )
+        assert value(metrics, "kanari_overdue", **LABELS, hop=hop, owner=owner) == 0
+    # Deadline plus two send intervals until the probe has worked out the route's own.
+    assert value(metrics, "kanari_route_silence_limit_seconds", channel="portal", municipality="4601") == (
+        900 + 2 * ROUTE.interval
+    )
 
 
 def test_a_route_that_leaves_the_configuration_loses_its_series(metrics: Metrics) -> None:
@@ -61,7 +75,10 @@ def test_a_route_that_leaves_the_configuration_loses_its_series(metrics: Metrics
     metrics.set_routes([])
     assert value(metrics, "kanari_canaries_sent_total", **LABELS) is None
     assert value(metrics, "kanari_canaries_resolved_total", **LABELS, verdict="lost") is None
-    assert value(metrics, "kanari_route_deadline_seconds", channel="portal", municipality="4601") is None
+    assert (
+        value(metrics, "kanari_route_deadline_seconds", channel="portal", municipality="4601", hop="accepted")
+        is None
+    )
 
 
 def test_a_vendor_change_moves_the_series(metrics: Metrics) -> None:

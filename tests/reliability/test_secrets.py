@@ -1,8 +1,10 @@
-"""No secret in logs (at any level, httpx's debug logging included), metrics, exceptions, ``kanari config
-check`` or ``kanari status`` output: every captured byte of a full run is searched for each secret."""
+"""No secret in logs (at any level, httpx's debug logging included, text and ``--log-format json``),
+metrics, exceptions, ``kanari config check`` or ``kanari status`` output (table and ``--json``): every
+captured byte of a full run is searched for each secret."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -101,6 +103,16 @@ def test_a_full_run_never_shows_a_secret(tmp_path: Path) -> None:
             assert scrape.status_code == 200
             captured.append(scrape.text)
             captured.append(httpx.get(url.replace("/metrics", "/.well-known/kanari/keys.json")).text)
+            # The status page, every view (restricted ones behind the same credentials): no secret, and
+            # no canary content (the marker) either.
+            base = url.removesuffix("/metrics")
+            assert httpx.get(f"{base}/status/municipality/4601").status_code == 401
+            for path in ("/status", "/status?lang=en", "/status/vendor/nordlys", "/status/municipality/4601",
+                         "/status/municipality/0301?lang=en", "/status/municipality/5001"):  # fmt: skip
+                page = httpx.get(base + path, auth=("prometheus", METRICS_PASSWORD))
+                assert page.status_code == 200, path
+                assert "KANARI1." not in page.text, path
+                captured.append(page.text)
         finally:
             run.send_signal(signal.SIGTERM)
             run.wait(timeout=30)
@@ -121,8 +133,18 @@ def test_a_full_run_never_shows_a_secret(tmp_path: Path) -> None:
             ),
             kanari("config", "check", "--config", str(config)),
             kanari("status", "--config", str(config)),
+            kanari("status", "--json", "--all", "--config", str(config)),
         ):
             captured += [result.stdout, result.stderr]
+        # JSON lines carry every structured field of a record besides its message: searched too, and
+        # each line must parse (a shipper reads stderr line by line).
+        json_once = kanari(
+            "--log-format", "json", "--log-level", "DEBUG", "once", "--config", str(config),
+            "--municipality", "0301", "--channel", "portal",
+        )  # fmt: skip
+        captured += [json_once.stdout, json_once.stderr]
+        json_lines = [json.loads(line) for line in json_once.stderr.splitlines()]
+        assert any(line["logger"].startswith("httpx") for line in json_lines), json_once.stderr
 
         # A secret typed straight into the file is refused without being echoed.
         document = yaml.safe_load((config / "kanari.yaml").read_text())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -17,7 +18,9 @@ from probe.render.alerts import rule_groups
 from probe.render.artefacts import ALERTMANAGER_PATH
 from probe.render.timing import PRODUCTION
 from tests.conftest import ROOT
+from tests.e2e.monitoring import Sinks, free_port, monitoring_stack
 from tests.render.conftest import run
+from tests.waiting import wait_for
 
 COMMITTED = ROOT / ALERTMANAGER_PATH
 OPS = "kanari-operations-centre"
@@ -65,6 +68,17 @@ ROUTING = [
     ({"alertname": "KanariRouteOverdue", "owner": "municipality", "municipality": "4601",
       "vendor": "example-vendor", "channel": "altinn", "scope": "route", **WARNING},
      [OPS, "kanari-municipality-4601-ticket"]),
+    # The overdue warning tickets the owner of the hop the canary waits for, never pages it.
+    ({"alertname": "KanariRouteOverdue", "owner": "vendor", "hop": "registered", **BERGEN_PORTAL,
+      **WARNING}, [OPS, "kanari-vendor-example-vendor-ticket"]),
+    ({"alertname": "KanariRouteOverdue", "owner": "ks", "hop": "forwarded", **BERGEN_PORTAL, **WARNING},
+     [OPS, "kanari-ks-ticket"]),
+    ({"alertname": "KanariRouteOverdue", "owner": "digdir", "hop": "published", "municipality": "0301",
+      "vendor": "another-vendor", "channel": "altinn", "scope": "route", **WARNING},
+     [OPS, "kanari-digdir-ticket"]),
+    # Oslo has paging contacts but no ticket contacts: its warning never falls through to the pager.
+    ({"alertname": "KanariRouteOverdue", "owner": "municipality", "hop": "fetched", "municipality": "0301",
+      "vendor": "another-vendor", "channel": "altinn", "scope": "route", **WARNING}, [OPS]),
     ({"alertname": "KanariRouteLosingCanaries", "owner": "municipality", "municipality": "0301",
       "vendor": "another-vendor", "channel": "altinn", "hop": "read", "scope": "route", **CRITICAL},
      [OPS, "kanari-municipality-0301-page"]),
@@ -217,3 +231,80 @@ def test_without_a_relay_email_gets_a_placeholder_that_cannot_resolve(config: Ka
     )
     document = alertmanager_config(dataclasses.replace(config, settings=settings))
     assert document["global"]["smtp_smarthost"].endswith(".invalid:587")
+
+
+def test_a_paged_route_gets_no_overdue_ticket(config: KanariConfig) -> None:
+    (rule,) = [
+        rule
+        for rule in alertmanager_config(config)["inhibit_rules"]
+        if rule["target_matchers"][0] == 'alertname="KanariRouteOverdue"'
+    ]
+    # Any critical alert about the same route of this job (a loss whichever owner it names, paper
+    # post, silence, refused sends) mutes the warning; another route's, another job's, another team's
+    # alert does not, and neither does a warning (the overdue alert itself, cleanup, blindness).
+    assert rule["source_matchers"] == [
+        'alertname=~"Kanari.+"',
+        'job="kanari"',
+        'scope="route"',
+        'severity="critical"',
+    ]
+    assert rule["target_matchers"] == ['alertname="KanariRouteOverdue"', 'job="kanari"']
+    assert rule["equal"] == ["job", "channel", "municipality"]
+    rules = [r for group in rule_groups(config)["groups"] for r in group["rules"] if "alert" in r]
+    sources = {
+        r["alert"] for r in rules if (r["labels"]["scope"], r["labels"]["severity"]) == ("route", "critical")
+    }
+    assert {"KanariRouteLosingCanaries", "KanariPublishedNeverFetched", "KanariRouteSilent"} <= sources
+    assert "KanariRouteOverdue" not in sources
+
+
+# A route paged for losses, and overdue warnings on it and around it (another route, the other channel,
+# another deployment's job), plus another team's critical route alert on Oslo's portal route.
+LOSS = {"alertname": "KanariRouteLosingCanaries", "owner": "vendor", "hop": "receipted", **BERGEN_PORTAL,
+        **CRITICAL}  # fmt: skip
+OVERDUE_HERE = {
+    "alertname": "KanariRouteOverdue",
+    "owner": "ks",
+    "hop": "forwarded",
+    **BERGEN_PORTAL,
+    **WARNING,
+}
+OVERDUE_ELSEWHERE = [
+    {**OVERDUE_HERE, "municipality": "0301", "vendor": "another-vendor"},
+    {**OVERDUE_HERE, "channel": "altinn", "hop": "published", "owner": "digdir"},
+    {**OVERDUE_HERE, "job": "kanari-prod"},
+]
+FOREIGN_ROUTE_ALERT = {"alertname": "TeamRouteDown", "scope": "route", "channel": "portal",
+                       "municipality": "0301", "severity": "critical", "job": "kanari"}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_paged_route_mutes_its_overdue_warning_on_real_alertmanager(
+    config: KanariConfig, tmp_path: Path
+) -> None:
+
+    def find(alerts: list[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
+        (alert,) = [alert for alert in alerts if alert["labels"] == labels]
+        return alert
+
+    sinks = Sinks()
+    try:
+        routing = render_alertmanager(config, sink=lambda receiver: f"{sinks.url}/{receiver}")
+        # No rule fires (no KanariProbeDown muting every route alert): the alerts are posted directly.
+        with monitoring_stack(tmp_path, free_port(), "groups: []\n", routing) as stack:
+            stack.post_alerts(LOSS, OVERDUE_HERE, *OVERDUE_ELSEWHERE, FOREIGN_ROUTE_ALERT)
+            wait_for(
+                lambda: find(stack.alertmanager_alerts(), OVERDUE_HERE)["status"]["inhibitedBy"],
+                30,
+                "the overdue warning of the paged route to be inhibited",
+                explain=lambda: str(stack.alertmanager_alerts()),
+            )
+            alerts = stack.alertmanager_alerts()
+            assert find(alerts, OVERDUE_HERE)["status"]["inhibitedBy"] == [find(alerts, LOSS)["fingerprint"]]
+            for labels in OVERDUE_ELSEWHERE:
+                alert = find(alerts, labels)
+                assert alert["status"]["inhibitedBy"] == [], labels
+                assert alert["status"]["state"] == "active", labels
+            assert find(alerts, LOSS)["status"]["state"] == "active"
+    finally:
+        sinks.close()

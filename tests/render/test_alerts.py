@@ -24,8 +24,22 @@ from tests.render.conftest import CONFIG_DIR, run
 
 OWNERS = {"ks", "digdir", "vendor", "municipality", "ops"}
 SEVERITIES = {"critical", "warning", "none"}
-# Alerts whose owner is the blamed hop's owner, taken from kanari_undelivered_total's labels.
-OWNER_FROM_METRIC = {"KanariRouteLosingCanaries", "KanariReceiptWithoutRecord", "KanariPublishedNeverFetched"}
+# Alerts whose owner is the blamed hop's owner, taken from kanari_undelivered_total's labels (or, for
+# the overdue warning, kanari_overdue's: the owner of the hop the canary waits for).
+OWNER_FROM_METRIC = {
+    "KanariRouteLosingCanaries",
+    "KanariReceiptWithoutRecord",
+    "KanariPublishedNeverFetched",
+    "KanariRouteOverdue",
+}
+# The per-route loss alerts, which carry the open incident's exposure window (DESIGN section 7).
+LOSS_ALERTS = {
+    "KanariRouteLosingCanaries",
+    "KanariReceiptWithoutRecord",
+    "KanariPublishedNeverFetched",
+    "KanariFallbackToPaperPost",
+}
+ANNOTATIONS = {"summary", "description", "runbook_url", "dashboard_url"}
 PROMTOOL_TESTS = sorted((ROOT / "tests" / "prometheus").glob("*.test.yml"))
 
 
@@ -44,10 +58,16 @@ def test_promtool_check_rules(promtool: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.slow
-def test_promtool_unit_tests(promtool: str) -> None:
+def test_there_are_promtool_unit_tests() -> None:
     assert PROMTOOL_TESTS, "no promtool test files under tests/prometheus"
-    result = run([promtool, "test", "rules", *map(str, PROMTOOL_TESTS)])
+
+
+# One promtool run per file: each evaluates every rule at every step, so a file of multi-day
+# simulations (office_hours) gets its own time budget, and a failure names its file.
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PROMTOOL_TESTS, ids=lambda path: path.name)
+def test_promtool_unit_tests(promtool: str, path: Path) -> None:
+    result = run([promtool, "test", "rules", str(path)])
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -92,7 +112,8 @@ def test_every_alert_has_owner_severity_channel_and_annotations(config: KanariCo
         if labels["scope"] == "route":
             assert re.search(r"by \(channel, municipality, vendor", rule["expr"]), name
             assert "group_left (municipality_name)" in rule["expr"], name
-        assert set(annotations) == {"summary", "description", "runbook_url", "dashboard_url"}, name
+        extra = {"exposure_start", "ks_retained_until"} if name in LOSS_ALERTS else set()
+        assert set(annotations) == ANNOTATIONS | extra, name
         assert annotations["runbook_url"] == f"{runbook}#{kebab(name)}"
         assert re.fullmatch(
             rf"{re.escape(dashboards)}/kanari-[a-z]+(\?var-\w+=\{{\{{ \$labels\.\w+ \}}\}})?",
@@ -152,6 +173,7 @@ def test_timing_formulas_follow_the_configured_intervals() -> None:
     assert timing.channel_for == 120  # 2 x resolution (60 s) beats 2 x poll (30 s)
     assert timing.route_for == 120 + 2 * 60
     assert timing.silent_for == timing.route_for + 60
+    assert timing.overdue_for == 60  # one evaluation (longer than one 30 s poll)
     # A municipality with a faster interval: the route for: grows by the spread, so channel down
     # still comes first.
     mixed = ChannelTiming.derive(
@@ -244,3 +266,60 @@ def test_key_expiry_warns_at_the_config_check_horizon_and_pages_a_week_ahead(con
     rules = [rule for rule in alerts(rule_groups(config)) if rule["alert"] == "KanariKeyExpiring"]
     thresholds = {rule["labels"]["severity"]: rule["expr"].rsplit("< ", 1)[1] for rule in rules}
     assert thresholds == {"warning": str(EXPIRY_WARNING_DAYS * 86400), "critical": str(7 * 86400)}
+
+
+def test_overdue_is_a_ticket_to_the_owner_of_the_awaited_hop(config: KanariConfig) -> None:
+    rules = [rule for rule in alerts(rule_groups(config)) if rule["alert"] == "KanariRouteOverdue"]
+    assert {rule["labels"]["channel"] for rule in rules} == {"portal", "altinn"}
+    for rule in rules:
+        # A warning (the ticket receiver), never a page, and every label the routing needs: the owner
+        # and the hop from the gauge, the vendor and municipality of the route.
+        assert rule["labels"]["severity"] == "warning"
+        assert rule["labels"]["scope"] == "route"
+        assert "by (channel, municipality, vendor, hop, owner) (kanari_overdue{" in rule["expr"]
+        assert rule["expr"].count("> 0") == 1
+    fors = {rule["labels"]["channel"]: parse_prom_duration(rule["for"]) for rule in rules}
+    assert fors == {"portal": 60, "altinn": 120}  # max(poll, resolution) of each channel
+
+
+def test_silence_reads_the_probes_limit_and_falls_back_to_the_deadlines(config: KanariConfig) -> None:
+    (threshold,) = [
+        rule
+        for group in rule_groups(config)["groups"]
+        for rule in group["rules"]
+        if rule.get("record") == "channel_municipality:kanari_route_silence_threshold:seconds"
+    ]
+    limit, _, fallback = threshold["expr"].partition("\nor (")
+    assert limit == 'max by (channel, municipality) (kanari_route_silence_limit_seconds{job="kanari"})'
+    # The deadline gauge is per hop: the fallback takes the largest bound of each route.
+    assert 'max by (channel, municipality) (kanari_route_deadline_seconds{job="kanari"})' in fallback
+    assert '2 * max by (channel, municipality) (kanari_route_interval_seconds{job="kanari"})' in fallback
+
+
+def test_loss_alerts_look_up_their_own_routes_incident_of_their_own_job() -> None:
+    other = load_config(
+        CONFIG_DIR, environ={}, overrides={"alerting": {"job": "kanari-test"}}, with_secrets=False
+    )
+    found = set()
+    for rule in alerts(rule_groups(other)):
+        annotations = rule["annotations"]
+        lookups = re.findall(
+            r"printf `(kanari_incident_\w+)\{([^}]*)\}` (\$labels\.\w+ \$labels\.\w+)",
+            "\n".join(annotations.values()),
+        )
+        if rule["alert"] not in LOSS_ALERTS:
+            assert lookups == [], rule["alert"]
+            continue
+        found.add(rule["alert"])
+        assert len(lookups) == 4, rule["alert"]  # two in the description, one per annotation
+        for metric, matchers, labels in lookups:
+            assert metric in {
+                "kanari_incident_exposure_start_timestamp_seconds",
+                "kanari_incident_retained_until_timestamp_seconds",
+            }
+            assert matchers == 'channel=%q,municipality=%q,job="kanari-test"'
+            assert labels == "$labels.channel $labels.municipality"
+        assert "kanari_incident_exposure_start_timestamp_seconds" in annotations["exposure_start"]
+        assert "kanari_incident_retained_until_timestamp_seconds" in annotations["ks_retained_until"]
+        assert "exposure window" in annotations["description"]
+    assert found == LOSS_ALERTS

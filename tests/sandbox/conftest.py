@@ -11,7 +11,7 @@ import pytest
 
 from probe.clock import FakeClock
 from probe.sandbox.server import running
-from probe.sandbox.settings import SandboxSettings
+from probe.sandbox.settings import DelaySettings, PeopleSettings, SandboxSettings
 from probe.sandbox.world import World
 from tests.sandbox.kit import Kit
 
@@ -28,9 +28,14 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+# The protocol tests look at the inbox schedule around the clock: the FakeClock starts on New Year's Day,
+# when nobody is at work. The people's office hours have their own tests (test_people.py, test_world.py).
+ROUND_THE_CLOCK = DelaySettings(people=PeopleSettings(office_hours=False))
+
+
 @pytest.fixture
 def settings(state_dir: Path) -> SandboxSettings:
-    return SandboxSettings(listen="127.0.0.1:0", state_dir=state_dir)
+    return SandboxSettings(listen="127.0.0.1:0", state_dir=state_dir, delays=ROUND_THE_CLOCK)
 
 
 @pytest.fixture

@@ -6,9 +6,12 @@ import random
 
 import pytest
 
+from probe.clock import FakeClock
 from probe.hops import Channel, Hop
 from probe.sandbox.delays import Delays, inbox_schedule, next_poll, worst_case_latencies
 from probe.sandbox.settings import DelaySettings, SandboxSettings
+
+DAY = 86_400.0
 
 
 def test_draws_are_capped_and_scaled_by_speed() -> None:
@@ -21,7 +24,9 @@ def test_draws_are_capped_and_scaled_by_speed() -> None:
     assert fast.draw("ks_forward") == pytest.approx(
         Delays(settings, 1.0, random.Random(1)).draw("ks_forward") / 60
     )
-    assert fast.worst("ks_forward") == settings.ks_forward.worst / 60
+    # Up to four times the cap on the party's slow days.
+    assert fast.worst("ks_forward") == settings.ks_forward.worst * 4 / 60
+    assert fast.worst("municipality_read") == settings.municipality_read.worst / 60
     assert fast.scaled(3600) == 60
 
 
@@ -52,16 +57,25 @@ def test_next_poll() -> None:
 
 
 def test_worst_case_latencies() -> None:
+    # The caps along each channel, four times over for the machines' slow days.
     worst = worst_case_latencies(SandboxSettings())
     assert worst[Channel.PORTAL] == {
         Hop.ACCEPTED: 0,
-        Hop.FORWARDED: 50,
-        Hop.REGISTERED: 130,
-        Hop.RECEIPTED: 150,
+        Hop.FORWARDED: 200,
+        Hop.REGISTERED: 520,
+        Hop.RECEIPTED: 600,
     }
-    assert worst[Channel.ALTINN][Hop.PUBLISHED] == 50
-    assert worst[Channel.ALTINN][Hop.FETCHED] == 1850
-    assert worst[Channel.ALTINN][Hop.READ] == 3650
-    assert worst[Channel.ALTINN][Hop.REGISTERED] == 2150
+    assert worst[Channel.ALTINN][Hop.PUBLISHED] == 200
+    assert worst[Channel.ALTINN][Hop.FETCHED] == 2000
+    assert worst[Channel.ALTINN][Hop.READ] == 3800
+    assert worst[Channel.ALTINN][Hop.REGISTERED] == 3200
     fast = worst_case_latencies(SandboxSettings(speed=60))
-    assert fast[Channel.ALTINN][Hop.FETCHED] == pytest.approx(1850 / 60)
+    assert fast[Channel.ALTINN][Hop.FETCHED] == pytest.approx(2000 / 60)
+
+
+def test_worst_case_fetch_waits_for_the_office_when_people_keep_hours() -> None:
+    # From New Year's Day 2026: the longest closed stretch of the year is Easter (Wednesday afternoon to
+    # Tuesday morning), days rather than the inbox poll's half hour.
+    worst = worst_case_latencies(SandboxSettings(), FakeClock().now())
+    assert 5 * DAY < worst[Channel.ALTINN][Hop.FETCHED] < 6.5 * DAY
+    assert worst[Channel.PORTAL][Hop.RECEIPTED] == 600

@@ -80,7 +80,7 @@ async def test_serve_prints_urls_and_stops_when_cancelled(
             await http.get(f"{base}/healthz")
     manifest = load_manifest(state_dir)
     assert manifest.speed == 60
-    assert manifest.latency["altinn"]["fetched"] == pytest.approx(1850 / 60, abs=0.01)
+    assert manifest.latency["altinn"]["fetched"] == pytest.approx(2000 / 60, abs=0.01)
 
 
 async def test_manifest_describes_the_world(kit: Kit) -> None:
@@ -102,7 +102,7 @@ async def test_manifest_describes_the_world(kit: Kit) -> None:
     assert haram.orgnr_is_placeholder
     assert haram.name == "Haram"
     assert len(manifest.municipalities["0301"].bydeler) == 15
-    assert manifest.latency["portal"]["receipted"] == 150
+    assert manifest.latency["portal"]["receipted"] == 600  # the caps, four times over on a slow day
     index = (await kit.http.get(f"{kit.base}/")).json()
     assert index["maskinporten"] == manifest.maskinporten.token_url
     assert set(index["readback"]) == {"fjordsys", "nordlys", "vidde", "kystdata"}

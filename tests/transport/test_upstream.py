@@ -9,7 +9,14 @@ import pytest
 import respx
 
 from probe.clock import FakeClock
-from probe.errors import AuthError, InvalidResponseError, RateLimitedError, Reason, UpstreamError
+from probe.errors import (
+    AuthError,
+    InvalidResponseError,
+    RateLimitedError,
+    Reason,
+    ResponseTooLargeError,
+    UpstreamError,
+)
 from probe.transport.upstream import MAX_RETRY_AFTER, Upstream, parse_retry_after
 
 URL = "https://api.example.test/thing"
@@ -132,11 +139,13 @@ async def test_transport_failures(
 @respx.mock
 async def test_huge_and_malformed_answers_are_invalid_responses(upstream: Upstream) -> None:
     respx.get(URL).respond(200, content=b"[" + b"1," * 5000 + b"1]")
-    with pytest.raises(InvalidResponseError, match="larger than 2048 bytes"):
+    with pytest.raises(ResponseTooLargeError, match="larger than 2048 bytes") as huge:
         await upstream.json("GET", URL, backoff_key="k")
+    assert huge.value.reason is Reason.INVALID_RESPONSE  # still an invalid response for the metrics
     respx.get(URL).respond(200, content=b'{"broken": ')
     with pytest.raises(InvalidResponseError, match="not JSON") as error:
         await upstream.json("GET", URL, backoff_key="k")
+    assert not isinstance(error.value, ResponseTooLargeError)
     assert error.value.maybe_processed  # a 2xx that does not parse may have been acted on
 
 

@@ -128,7 +128,7 @@ def _route(
     channel_settings: ChannelSettings,
     context: _Context,
 ) -> Route | None:
-    problem = _addressing_problem(item, channel, overrides)
+    problem = _addressing_problem(item, channel, overrides) or _manual_hops_problem(item, channel, overrides)
     if problem is not None:
         context.errors.append(problem)
         return None
@@ -190,6 +190,30 @@ def _route(
         or (channel_settings.api_version if isinstance(channel_settings, PortalSettings) else "auto"),
         confidential=confidential,
         normal_latency=timing.normal_latency,
+        learning=channel_settings.learning.build() if channel_settings.learning else None,
+        office_hours=(
+            context.settings.office_hours.build(municipality.office_hours)
+            if context.settings.office_hours is not None
+            else None
+        ),
+        manual_hops=frozenset(overrides.manual_hops),
+    )
+
+
+def _manual_hops_problem(
+    item: Accepted, channel: Channel, overrides: MunicipalityChannel
+) -> ConfigError | None:
+    """A ``manual_hops`` entry the channel does not have."""
+    wrong = [hop for hop in overrides.manual_hops if hop not in hops_of(channel)]
+    if not wrong:
+        return None
+    location = ("channels", channel.value, "manual_hops")
+    return ConfigError(
+        item.document.where(location),
+        dotted(*location),
+        wrong[0].value,
+        f"channel {channel.value} has no hop {wrong[0].value}",
+        f"name hops of {channel.value}: {', '.join(hop.value for hop in hops_of(channel))}",
     )
 
 

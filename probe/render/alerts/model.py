@@ -10,7 +10,7 @@ from probe.config.loader import KanariConfig
 from probe.render import recording
 from probe.render.durations import prom_duration
 from probe.render.links import Dashboard, dashboard_url, runbook_url
-from probe.render.promql import on, selector, window
+from probe.render.promql import ROUTE_KEY, on, selector, window
 
 PROBE_WIDE = "all"
 """The ``channel`` label of alerts about the probe itself rather than one channel."""
@@ -29,8 +29,6 @@ ROUTE_LOSSES = 2
 # share): with a single route, channel down and route down are the same thing, and the route alert
 # names the hop.
 CHANNEL_DOWN_MIN_ROUTES = 2
-
-ROUTE_KEY = ("channel", "municipality")
 
 STATUS_SUMMARY = "{{ $labels.channel }}: Kanari cannot follow canaries ({{ $labels.target }} checks failing)"
 VALUE = '{{ printf "%.0f" $value }}'
@@ -53,6 +51,8 @@ class Alert:
     description: str
     dashboard: Dashboard
     variable: str | None = None
+    extra_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
+    """Annotations besides the four every alert has (the loss alerts' exposure window)."""
 
     def rule(self, config: KanariConfig) -> dict[str, Any]:
         """The rule as it appears in the rule file."""
@@ -67,6 +67,7 @@ class Alert:
             "runbook_url": runbook_url(alerting, self.name),
             "summary": self.summary,
         }
+        rule["annotations"] = dict(sorted({**rule["annotations"], **self.extra_annotations}.items()))
         return rule
 
 

@@ -1,14 +1,17 @@
 """Alerts about one route of a channel: losses by hop (with the two dedicated losses), paper post,
-the probe's own refused sends, silence and blind read-back."""
+the probe's own refused sends, overdue canaries, silence and blind read-back.
+
+The loss alerts carry the open incident's exposure window (:mod:`.exposure`): which real reports may
+be lost, and until when KS still holds them."""
 
 from __future__ import annotations
 
 from probe.hops import Channel, Hop, Owner
 from probe.lifecycle.verdict import OPS_REASONS
 from probe.render import recording
+from probe.render.alerts import exposure
 from probe.render.alerts.model import (
     ROUTE,
-    ROUTE_KEY,
     ROUTE_LONG,
     ROUTE_LOSSES,
     VALUE,
@@ -19,7 +22,7 @@ from probe.render.alerts.model import (
 )
 from probe.render.durations import prom_duration
 from probe.render.links import Dashboard
-from probe.render.promql import by, matcher, on, one_of, selector
+from probe.render.promql import ROUTE_KEY, by, matcher, on, one_of, selector
 from probe.render.timing import ChannelTiming
 
 # Per-route losses with an alert of their own, left out of KanariRouteLosingCanaries so the owner is
@@ -62,13 +65,14 @@ def _loss_selectors(channel: Channel) -> list[list[str]]:
 
 def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
     """Alerts about one route of ``channel``: losses by hop, the dedicated losses, paper post, the
-    probe's own refused sends, and silence."""
+    probe's own refused sends, overdue canaries, silence, blindness and cleanup."""
     loss = timing_of.loss_window
     is_channel = f'channel="{channel.value}"'
     loss_text = prom_duration(loss)
     # The channel label is also in every series; setting it statically keeps the per-channel copies of
     # an alert distinct rules (promtool's lint refuses identical name + labels).
     route = {"channel": channel.value, "severity": "critical", "scope": "route"}
+    incident = exposure.incident_annotations()
     alerts: list[Alert] = []
 
     increases = " or ".join(
@@ -87,9 +91,11 @@ def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
                 f"{VALUE} canaries on {ROUTE_LONG} did not reach hop {{{{ $labels.hop }}}} by their "
                 f"deadline in the last {loss_text}. That hop belongs to {{{{ $labels.owner }}}}. Real "
                 "concern reports on this route are probably not arriving either."
+                f"{exposure.sentence(channel)}"
             ),
             dashboard=Dashboard.MUNICIPALITY,
             variable="municipality",
+            extra_annotations=incident,
         )
     )
     for (dedicated_channel, hop, owner), name in DEDICATED.items():
@@ -107,9 +113,11 @@ def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
                 for_=timing_of.route_for,
                 labels=route,
                 summary=summary,
-                description=description.format(value=VALUE, route=ROUTE_LONG, window=loss_text),
+                description=description.format(value=VALUE, route=ROUTE_LONG, window=loss_text)
+                + exposure.sentence(channel),
                 dashboard=Dashboard.MUNICIPALITY,
                 variable="municipality",
+                extra_annotations=incident,
             )
         )
     if channel is Channel.PORTAL:
@@ -128,10 +136,11 @@ def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
                     f"{VALUE} canaries on {ROUTE_LONG} were rejected by the fagsystem and ended as paper "
                     f"post at KS (AVVIST_FAGSYSTEM, SENDT_PRINT or AVVIST_PRINT) in the last {loss_text}. "
                     "Electronic delivery to this municipality is broken: real reports arrive by letter, "
-                    "days late."
+                    f"days late.{exposure.sentence(channel)}"
                 ),
                 dashboard=Dashboard.MUNICIPALITY,
                 variable="municipality",
+                extra_annotations=incident,
             )
         )
     ops_reasons = one_of(reason.value for reason in OPS_REASONS)
@@ -155,6 +164,7 @@ def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
             dashboard=Dashboard.PROBE,
         )
     )
+    alerts.append(_overdue(channel, timing_of))
     unknown = increase(
         "kanari_canaries_resolved_total", [f'channel="{channel.value}"', 'verdict="unknown"'], loss
     )
@@ -174,8 +184,9 @@ def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
             summary=f"{ROUTE}: no canary delivered for {{{{ $value | humanizeDuration }}}}",
             description=(
                 f"The newest canary delivered on {ROUTE_LONG} arrived {{{{ $value | humanizeDuration }}}} "
-                "ago, longer than the route's deadline plus two intervals, and no canary ended as "
-                "unknown. If a loss alert for this route fires too, it names the owner (and inhibits "
+                "ago, longer than the route may go without a delivery now (its deadline in wall time, "
+                "across closed office hours for human hops, plus two intervals), and no canary ended "
+                "as unknown. If a loss alert for this route fires too, it names the owner (and inhibits "
                 "this one); if not, the probe has stopped resolving canaries on this route."
             ),
             dashboard=Dashboard.MUNICIPALITY,
@@ -227,3 +238,26 @@ def route_alerts(channel: Channel, timing_of: ChannelTiming) -> list[Alert]:
         )
     )
     return alerts
+
+
+def _overdue(channel: Channel, timing_of: ChannelTiming) -> Alert:
+    """The early warning: canaries past the route's usual latency but not yet past its bound, a ticket
+    to the owner of the hop they wait for (the owner label of ``kanari_overdue``). Any critical alert
+    about the same route inhibits it in Alertmanager: the route is paged already."""
+    overdue = selector("kanari_overdue", f'channel="{channel.value}"')
+    return Alert(
+        name="KanariRouteOverdue",
+        expr=with_names(f"sum {by(*recording_labels(), 'hop', 'owner')} ({overdue}) > 0"),
+        for_=timing_of.overdue_for,
+        labels={"channel": channel.value, "severity": "warning", "scope": "route"},
+        summary=f"{ROUTE}: canary overdue at hop {{{{ $labels.hop }}}} (owner {{{{ $labels.owner }}}})",
+        description=(
+            f"{VALUE} canaries on {ROUTE_LONG} have waited for hop {{{{ $labels.hop }}}} longer than "
+            "the route usually takes (its learned latency; office time for hops that need a person), "
+            "but are not yet past its deadline. Nothing is lost yet: hop {{ $labels.hop }}, which "
+            "belongs to {{ $labels.owner }}, may be breaking. This resolves when the canaries reach "
+            "the hop; past the deadline they are lost and the route's loss alert takes over."
+        ),
+        dashboard=Dashboard.MUNICIPALITY,
+        variable="municipality",
+    )

@@ -46,9 +46,12 @@ def rule_groups(config: KanariConfig, timing: Timing = PRODUCTION) -> dict[str, 
 def _scoped(rule: dict[str, Any], job: str) -> dict[str, Any]:
     """``rule`` confined to ``job``: every Kanari series it reads selects the job, and what it records
     or fires carries it (recorded series would otherwise collide with another deployment's, and
-    Alertmanager's inhibitions are ``equal`` on it)."""
+    Alertmanager's inhibitions are ``equal`` on it). The series an annotation looks up with ``query``
+    (:mod:`probe.render.alerts.exposure`) are confined the same way."""
     matcher = [f'job="{job}"']
     rule = {**rule, "expr": scoped(rule["expr"], matcher, matcher)}
+    if "annotations" in rule:
+        rule["annotations"] = {key: scoped(text, matcher) for key, text in rule["annotations"].items()}
     rule["labels"] = dict(sorted({**rule.get("labels", {}), "job": job}.items()))
     return rule
 

@@ -1,11 +1,13 @@
-"""The municipality drill-down (``kanari-municipality``): one municipality's routes, hops, latencies and
-latest canaries. Route alerts link here with the municipality filled in."""
+"""The municipality drill-down (``kanari-municipality``): one municipality's routes, open incidents with
+their exposure window, overdue canaries, learned deadlines, hops, latencies and latest canaries. Route
+alerts link here with the municipality filled in."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from probe.config.loader import KanariConfig
+from probe.render.dashboards import incidents
 from probe.render.dashboards.model import (
     Column,
     Layout,
@@ -43,15 +45,31 @@ def build(config: KanariConfig) -> dict[str, Any]:
             unit="s",
         ),
         Column(
-            Query(f"max by (channel, municipality) (kanari_route_deadline_seconds{{{MUNICIPALITY}}})"),
-            "Deadline",
+            # The final hop's bound (the deadline is per hop; office seconds for a hop that needs a
+            # person): the series of kanari_route_deadline_seconds whose hop is the route's final_hop
+            # (label_join copies final_hop into hop; label_replace would need a "$1", which Grafana
+            # reads as a variable).
+            Query(
+                f"max by (channel, municipality) (\n  kanari_route_deadline_seconds{{{MUNICIPALITY}}}\n"
+                "  * on (channel, municipality, hop)\n  label_join(\n"
+                f"    max by (channel, municipality, final_hop) (kanari_route_info{{{MUNICIPALITY}}}),\n"
+                '    "hop", "", "final_hop"\n  )\n)'
+            ),
+            "Deadline (final hop)",
+            unit="s",
+        ),
+        Column(
+            Query(f"max by (channel, municipality) (kanari_route_silence_limit_seconds{{{MUNICIPALITY}}})"),
+            "Silence limit now",
             unit="s",
         ),
     ]
     layout.add(
         table(
             "Routes",
-            "The municipality's routes: vendor, final hop, timing, status and the last 24 hours.",
+            "The municipality's routes: vendor, final hop, timing (interval, the final hop's current "
+            "deadline, and how long the route may go without a delivery right now before it counts as "
+            "silent), status and the last 24 hours.",
             route_keys(where),
             timing + route_columns(where),
             hide=("municipality", "municipality_name", "county"),
@@ -89,6 +107,11 @@ def build(config: KanariConfig) -> dict[str, Any]:
         16,
         5,
     )
+
+    layout.row("Incidents, overdue canaries and learned deadlines")
+    layout.add(incidents.open_incidents(where), 24, 6)
+    layout.add(incidents.overdue(where), 12, 7)
+    layout.add(incidents.deadlines(where), 12, 7)
 
     layout.row("Latest canaries")
     layout.add(
@@ -189,7 +212,8 @@ def build(config: KanariConfig) -> dict[str, Any]:
     return dashboard(
         Dashboard.MUNICIPALITY.value,
         "Kanari / Municipality",
-        f"One municipality's routes in {config.settings.instance}: hops, latencies, latest canaries.",
+        f"One municipality's routes in {config.settings.instance}: incidents, deadlines, hops, latencies, "
+        "latest canaries.",
         layout,
         job=config.settings.alerting.job,
         variables=[query_variable("municipality", "Municipality", VARIABLE_QUERY, VARIABLE_REGEX)],

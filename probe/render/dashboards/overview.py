@@ -1,7 +1,8 @@
 """The national overview (``kanari-overview``): what the operations centre keeps on the wall.
 
 Every route at a glance, the delivered share per channel against the SLO, what is broken right now by
-owner and hop, and delivery latency by channel and vendor.
+owner and hop (open incidents with their exposure windows, overdue canaries), and delivery latency by
+channel and vendor.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from probe.config.loader import KanariConfig
 from probe.render import recording
+from probe.render.dashboards import incidents
 from probe.render.dashboards.model import (
     Layout,
     Query,
@@ -48,7 +50,8 @@ def build(config: KanariConfig) -> dict[str, Any]:
     layout.add(
         stat(
             "Silent routes",
-            "Routes with no delivered canary within their deadline plus two intervals.",
+            "Routes with no delivered canary within their silence limit (the deadline in wall time now, "
+            "plus two intervals).",
             [
                 Query(
                     "count((time() - max by (channel, municipality) "
@@ -90,7 +93,8 @@ def build(config: KanariConfig) -> dict[str, Any]:
     layout.add(
         table(
             "Routes at a glance",
-            "One row per municipality and channel. Status SILENT: no delivery within deadline + 2 intervals.",
+            "One row per municipality and channel. Status SILENT: no delivery within the route's silence "
+            "limit (its deadline in wall time now, across closed office hours, + 2 intervals).",
             route_keys(),
             route_columns(),
             links={
@@ -143,6 +147,21 @@ def build(config: KanariConfig) -> dict[str, Any]:
         24,
         8,
     )
+
+    layout.row("Open incidents and overdue canaries")
+    for panel in incidents.counts():
+        layout.add(panel, 4, 8)
+    layout.add(
+        incidents.open_incidents(
+            links={
+                "municipality": link(Dashboard.MUNICIPALITY.value, "municipality"),
+                "vendor": link(Dashboard.VENDOR.value, "vendor"),
+            }
+        ),
+        16,
+        8,
+    )
+    layout.add(incidents.overdue(), 24, 7)
 
     layout.row("Delivered share and latency")
     layout.add(

@@ -1,7 +1,9 @@
 """The vendor scorecard (``kanari-vendor``): one vendor's municipalities, hops and read-back health.
 
-What a vendor's on-call engineer opens from a ``KanariReceiptWithoutRecord`` page, what the operations
-centre opens from ``KanariProbeBlind``, and what the operations centre shows a vendor in a review.
+What a vendor's on-call engineer opens from a ``KanariReceiptWithoutRecord`` page or a
+``KanariRouteOverdue`` ticket, what the operations centre opens from ``KanariProbeBlind``, and what the
+operations centre shows a vendor in a review: open incidents with their exposure windows, overdue
+canaries and each route's learned deadlines too.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from probe.config.loader import KanariConfig
+from probe.render.dashboards import incidents
 from probe.render.dashboards.model import (
     Layout,
     Query,
@@ -119,6 +122,12 @@ def build(config: KanariConfig) -> dict[str, Any]:
         24,
         8,
     )
+
+    layout.row("Incidents, overdue canaries and learned deadlines")
+    to_municipality = {"municipality": link(Dashboard.MUNICIPALITY.value, "municipality")}
+    layout.add(incidents.open_incidents(where, links=to_municipality), 24, 7)
+    layout.add(incidents.overdue(where), 12, 8)
+    layout.add(incidents.deadlines(where), 12, 8)
 
     layout.row("Hops and latency")
     layout.add(

@@ -1,0 +1,111 @@
+"""The engine's learned deadlines: every route's :class:`~probe.lifecycle.bounds.RouteBounds`, fixed into
+each canary it sends, taught by each canary it delivers, restored from the ledger at start and shown as
+``kanari_route_deadline_seconds`` and ``kanari_route_silence_limit_seconds``.
+
+The silence limit of a route whose final hop counts in office time changes with the time of day (on a
+Friday afternoon it spans the weekend), so it is refreshed once a minute; the silence alert waits far
+longer than that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from probe.config.routes import Route
+from probe.hops import Channel, Hop
+from probe.ledger.store import LedgerStore
+from probe.lifecycle.bounds import RouteBounds
+from probe.lifecycle.record import CanaryRecord
+from probe.metrics.metric_set import Metrics
+
+SILENCE_REFRESH = 60.0
+
+
+class Deadlines:
+    """Every configured route's bounds, learning as canaries are delivered."""
+
+    def __init__(self, routes: Iterable[Route], metrics: Metrics) -> None:
+        self._bounds = {route.key: RouteBounds(route) for route in routes}
+        self._metrics = metrics
+        self._office_final = [
+            bounds for bounds in self._bounds.values() if bounds.route.in_office_time(bounds.hops[-1])
+        ]
+        self._silence_at = float("-inf")
+
+    def of(self, key: tuple[Channel, str]) -> RouteBounds | None:
+        """The bounds of a configured route (``None`` for one that left the configuration)."""
+        return self._bounds.get(key)
+
+    def due(self, route: Route, now: float) -> dict[Hop, float]:
+        """When each hop of a canary sent on ``route`` at ``now`` is due."""
+        bounds = self._bounds.get(route.key)
+        return bounds.due(now) if bounds is not None else {}
+
+    def restore(self, ledger: LedgerStore) -> int:
+        """Learn again from each learning route's newest delivered canaries; how many were read."""
+        return relearn(self._bounds.values(), ledger)
+
+    def learned(self) -> dict[tuple[Channel, str], dict[Hop, float]]:
+        """Per route, the bounds of its hops learned so far (the status page shows them)."""
+        return learned_bounds(self._bounds.values())
+
+    def delivered(self, record: CanaryRecord) -> None:
+        """A canary was delivered: its route learns from it, and its bounds are shown anew."""
+        bounds = self._bounds.get(record.route_key)
+        if bounds is not None and bounds.route.vendor == record.vendor and bounds.learn(record):
+            self._show(bounds)
+
+    def show_all(self, now: float) -> None:
+        """Show every route's bounds and silence limit (at start)."""
+        for bounds in self._bounds.values():
+            self._show(bounds)
+            self._metrics.set_silence_limit(bounds.route.key, bounds.silence_limit(now))
+        self._silence_at = now
+
+    def refresh(self, now: float) -> None:
+        """Move the silence limits that follow office hours, once a minute."""
+        if now - self._silence_at < SILENCE_REFRESH:
+            return
+        self._silence_at = now
+        for bounds in self._office_final:
+            self._metrics.set_silence_limit(bounds.route.key, bounds.silence_limit(now))
+
+    def _show(self, bounds: RouteBounds) -> None:
+        key = bounds.route.key
+        for hop in bounds.hops:
+            self._metrics.set_route_bound(key, hop, bounds.bound(hop))
+        if bounds not in self._office_final:
+            # A wall-clock limit changes only with the bounds; an office-time one at the next refresh.
+            self._metrics.set_silence_limit(key, bounds.silence_limit(0.0))
+
+
+def relearn(routes: Iterable[RouteBounds], ledger: LedgerStore) -> int:
+    """Teach each learning route its newest delivered canaries from ``ledger``; how many were read."""
+    read = 0
+    for bounds in routes:
+        learning = bounds.route.learning
+        if learning is None:
+            continue
+        history = ledger.delivered_history(bounds.route.channel, bounds.route.kommunenummer, learning.samples)
+        bounds.learn_all(history)
+        read += len(history)
+    return read
+
+
+def learned_bounds(routes: Iterable[RouteBounds]) -> dict[tuple[Channel, str], dict[Hop, float]]:
+    """Per route, the bound of each hop that is learned (not the cold start's configured deadline)."""
+    result: dict[tuple[Channel, str], dict[Hop, float]] = {}
+    for bounds in routes:
+        hops = {hop: bounds.bound(hop) for hop in bounds.hops if bounds.learned(hop)}
+        if hops:
+            result[bounds.route.key] = hops
+    return result
+
+
+def learned_from_ledger(
+    routes: Iterable[Route], ledger: LedgerStore
+) -> dict[tuple[Channel, str], dict[Hop, float]]:
+    """What the probe learned on ``routes``, worked out again from ``ledger`` (``kanari status``)."""
+    bounds = [RouteBounds(route) for route in routes]
+    relearn(bounds, ledger)
+    return learned_bounds(bounds)
