@@ -116,6 +116,14 @@ async def harness(
         state_dir=state_dir,
         tls=tls or None,
     )
+    # The fake clock starts on New Year's Day, when nobody is at work: the sandbox's people open their
+    # inbox around the clock here, as the probe's configuration (office_hours: null) expects. Office hours
+    # have their own tests (tests/sandbox/test_people_at_work.py, the soak).
+    delays = sandbox_settings.delays
+    people = delays.people.model_copy(update={"office_hours": False})
+    sandbox_settings = sandbox_settings.model_copy(
+        update={"delays": delays.model_copy(update={"people": people})}
+    )
     async with running(sandbox_settings, clock) as sandbox:
         manifest = sandbox.manifest
         marker_key = state_dir / "kanari-marker-ed25519.pem"

@@ -18,7 +18,9 @@ from probe.canary.asice import build_asice
 from probe.canary.content import portal_report
 from probe.clock import FakeClock
 from probe.config.registry import packaged_registry
+from probe.hops import Channel, Hop
 from probe.sandbox.app import create_app
+from probe.sandbox.delays import worst_case_latencies
 from probe.sandbox.manifest import load_manifest
 from probe.sandbox.server import running, serve
 from probe.sandbox.settings import SandboxSettings
@@ -130,7 +132,7 @@ async def test_without_ks_schemas_the_fagsystem_checks_the_essentials(
 
 
 @pytest.mark.slow
-async def test_all_714_routes_at_once(kit: Kit) -> None:
+async def test_all_714_routes_at_once(kit: Kit, settings: SandboxSettings) -> None:
     """Every municipality on both channels, sent and then checked concurrently over loopback."""
     numbers = sorted(kit.manifest.municipalities)
     limit = asyncio.Semaphore(64)
@@ -184,7 +186,10 @@ async def test_all_714_routes_at_once(kit: Kit) -> None:
         asyncio.gather(*(altinn(number) for number in numbers)),
     )
     sending = time.perf_counter() - started
-    kit.advance(200)
+    # Past the world's worst healthy latency (its long tail and slow days included) to the receipt and
+    # the publication.
+    worst = worst_case_latencies(settings)
+    kit.advance(max(worst[Channel.PORTAL][Hop.RECEIPTED], worst[Channel.ALTINN][Hop.PUBLISHED]) + 1)
     headers = await kit.fiks_headers()
     altinn_headers = {"Authorization": f"Bearer {await kit.altinn_token()}"}
 
