@@ -130,12 +130,6 @@ def build_engine(
         readback=readback,
         factory=CheapFactory(MarkerSigner(keys.marker_key, keys.marker_key_id), random.Random(seed)),
         verifier=MarkerVerifier(keys.marker_public_keys, settings.signing.max_age),
-        poll_settings=PollSettings(
-            readback_interval=settings.readback.poll_interval,
-            blind_grace=settings.blind_grace,
-            late_window=settings.late_window,
-            cleanup=settings.readback.cleanup,
-            ks_retention=settings.ks_retention,
-        ),
+        poll_settings=PollSettings.of(settings),
         seed=seed,
     )

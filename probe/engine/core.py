@@ -24,6 +24,7 @@ from probe.channels.base import ChannelAdapter
 from probe.checks.readback import ReadbackClient
 from probe.clock import Clock
 from probe.config.durations import KS_RETENTION_DEFAULT
+from probe.config.models import ProbeSettings
 from probe.config.routes import Route
 from probe.engine.applying import Applier
 from probe.engine.cleanup import Cleanup
@@ -57,6 +58,17 @@ class PollSettings:
     late_window: float
     cleanup: bool
     ks_retention: float = KS_RETENTION_DEFAULT
+
+    @classmethod
+    def of(cls, settings: ProbeSettings) -> PollSettings:
+        """The timing ``kanari.yaml`` gives (the probe's runtime and the soak build the engine alike)."""
+        return cls(
+            readback_interval=settings.readback.poll_interval,
+            blind_grace=settings.blind_grace,
+            late_window=settings.late_window,
+            cleanup=settings.readback.cleanup,
+            ks_retention=settings.ks_retention,
+        )
 
 
 class Engine:
