@@ -234,7 +234,7 @@ def false_pages(outcome: Outcome, plan: FaultPlan) -> dict[str, Any]:
         municipality = name.split("/")[1]
         return any(f.start <= span[1] and span[0] <= f.end + AFTER_EFFECT for f in plan.of(municipality))
 
-    silences = 0
+    silences: list[dict[str, Any]] = []
     for name, spans in outcome.silent.items():
         timing = timings[Channel(name.split("/")[0])]
         for span in spans:
@@ -242,7 +242,7 @@ def false_pages(outcome: Outcome, plan: FaultPlan) -> dict[str, Any]:
                 continue
             if any(span[0] - timing.loss_window <= at <= span[1] for at in unknown_at.get(name, ())):
                 continue
-            silences += 1
+            silences.append({"route": name, "silent_from": span[0], "silent_until": span[1]})
     overdue = 0
     for name, spans in outcome.overdue.items():
         channel, municipality, _ = name.split("/")
@@ -257,7 +257,8 @@ def false_pages(outcome: Outcome, plan: FaultPlan) -> dict[str, Any]:
         "verdicts": len(false_rows),
         "verdicts_by_hop": dict(sorted(by_hop.items())),
         "loss_alerts": loss_alerts,
-        "silence_alerts": silences,
+        "silence_alerts": len(silences),
+        "silence_examples": silences[:10],
         "overdue_warnings_healthy": overdue,
         "undelivered_in_signal_faults": dict(sorted(signal_rows.items())),
         "examples": [

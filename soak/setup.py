@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import yaml
 from prometheus_client import CollectorRegistry
 
 from bench.week import DEMO_CONFIG, PRODUCTION_TIMING, merge
@@ -39,6 +40,7 @@ from probe.sandbox.settings import SandboxSettings
 from probe.sandbox.world import World as SandboxWorld
 
 CONFIGURATIONS = ("learned", "fixed")
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "kanari.yaml"
 
 
 def sandbox_world(work: Path, clock: FakeClock, seed: int) -> SandboxWorld:
@@ -57,8 +59,22 @@ def soak_config(work: Path, world: SandboxWorld, municipalities: tuple[str, ...]
     overrides: dict[str, Any] = demo_overrides(manifest, str(work / "unused.sqlite3"))
     overrides["signing"] = {"key_file": str(marker), "key_id": "kanari-soak"}
     merge(overrides, PRODUCTION_TIMING)
+    merge(overrides, shipped_learning())
     config = load_for_sandbox(DEMO_CONFIG, overrides)
     return tailor(config, manifest, municipalities=",".join(municipalities))
+
+
+def shipped_learning() -> dict[str, Any]:
+    """The example configuration's ``channels.<ch>.learning``, so ``learned`` learns as shipped."""
+    document = yaml.safe_load(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    channels = document.get("channels", {})
+    return {
+        "channels": {
+            name: {"learning": channel["learning"]}
+            for name, channel in channels.items()
+            if isinstance(channel, dict) and "learning" in channel
+        }
+    }
 
 
 def routes_for(config: KanariConfig, configuration: str) -> tuple[Route, ...]:

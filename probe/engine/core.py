@@ -103,7 +103,9 @@ class Engine:
         )
         self._tasks = Tasks(clock.now)
         watch = Watch(poll_settings.late_window, watch_budget(routes))
-        self._status = StatusChecks(self._tasks, adapters, self._routes_by_key, watch)
+        self._status = StatusChecks(
+            self._tasks, adapters, self._routes_by_key, watch, usual_at=self.deadlines.usual_at
+        )
         self._readback = ReadbackBatches(self._tasks, readback, watch, poll_settings.readback_interval)
         self._cleanup = Cleanup(
             self._tasks, readback, poll_settings.readback_interval, enabled=poll_settings.cleanup
@@ -116,6 +118,7 @@ class Engine:
             blind_grace=poll_settings.blind_grace,
             settled=self._status.forget,
             delivered=self.deadlines.delivered,
+            stretch=self.deadlines.stretch,
         )
         self._applier = Applier(self.canaries, metrics, verifier, adapters)
 

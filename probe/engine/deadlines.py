@@ -14,8 +14,10 @@ from collections.abc import Iterable
 from probe.config.routes import Route
 from probe.hops import Channel, Hop
 from probe.ledger.store import LedgerStore
-from probe.lifecycle.bounds import RouteBounds
+from probe.lifecycle.bounds import RouteBounds, route_bounds
 from probe.lifecycle.record import CanaryRecord
+from probe.lifecycle.slowdown import Slowdown
+from probe.lifecycle.verdict import due_at, first_late, first_missing
 from probe.metrics.metric_set import Metrics
 
 SILENCE_REFRESH = 60.0
@@ -25,12 +27,13 @@ class Deadlines:
     """Every configured route's bounds, learning as canaries are delivered."""
 
     def __init__(self, routes: Iterable[Route], metrics: Metrics) -> None:
-        self._bounds = {route.key: RouteBounds(route) for route in routes}
+        self._bounds = route_bounds(routes)
         self._metrics = metrics
         self._office_final = [
             bounds for bounds in self._bounds.values() if bounds.route.in_office_time(bounds.hops[-1])
         ]
         self._silence_at = float("-inf")
+        self._slowdown = Slowdown()
 
     def of(self, key: tuple[Channel, str]) -> RouteBounds | None:
         """The bounds of a configured route (``None`` for one that left the configuration)."""
@@ -50,10 +53,39 @@ class Deadlines:
         return learned_bounds(self._bounds.values())
 
     def delivered(self, record: CanaryRecord) -> None:
-        """A canary was delivered: its route learns from it, and its bounds are shown anew."""
+        """A canary was delivered: it tells how fast its hops' parties are now, its route learns from
+        it, and its bounds are shown anew."""
         bounds = self._bounds.get(record.route_key)
-        if bounds is not None and bounds.route.vendor == record.vendor and bounds.learn(record):
+        if bounds is None or bounds.route.vendor != record.vendor:
+            return
+        at = record.verdict_at if record.verdict_at is not None else record.created_at
+        for hop, ratio in bounds.ratios(record).items():
+            self._slowdown.observe(record.channel, hop, record.vendor, ratio, at)
+        if bounds.learn(record):
             self._show(bounds)
+
+    def usual_at(self, record: CanaryRecord, hop: Hop) -> float | None:
+        """When ``record`` becomes overdue at ``hop`` (``None`` while its route is cold there)."""
+        bounds = self._bounds.get(record.route_key)
+        return bounds.usual_at(record, hop) if bounds is not None else None
+
+    def stretch(self, record: CanaryRecord, now: float) -> tuple[Hop, float] | None:
+        """A later due time for the hop ``record`` is late at, when that hop's party is slow today
+        (:mod:`probe.lifecycle.slowdown`) and the stretched bound has not passed yet; else ``None``."""
+        hop = first_missing(record) or first_late(record)
+        bounds = self._bounds.get(record.route_key)
+        if hop is None or bounds is None or now < due_at(record, hop):
+            return None
+        # A slow hop slows every later one (their latencies include it, diluted by their own): the
+        # slowest of the hops up to this one speaks for it.
+        upto = bounds.hops[: bounds.hops.index(hop) + 1] if hop in bounds.hops else (hop,)
+        slowdown = max(self._slowdown.factor(record.channel, each, record.vendor, now) for each in upto)
+        if slowdown <= 1.0:
+            return None
+        at = bounds.stretched_due(record, hop, slowdown)
+        if at is None or at <= due_at(record, hop):
+            return None
+        return hop, at
 
     def show_all(self, now: float) -> None:
         """Show every route's bounds and silence limit (at start)."""
@@ -106,6 +138,6 @@ def learned_from_ledger(
     routes: Iterable[Route], ledger: LedgerStore
 ) -> dict[tuple[Channel, str], dict[Hop, float]]:
     """What the probe learned on ``routes``, worked out again from ``ledger`` (``kanari status``)."""
-    bounds = [RouteBounds(route) for route in routes]
+    bounds = list(route_bounds(routes).values())
     relearn(bounds, ledger)
     return learned_bounds(bounds)

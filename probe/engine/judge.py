@@ -15,7 +15,7 @@ from probe.engine.cleanup import Cleanup
 from probe.engine.due import DueQueue
 from probe.engine.open_canaries import OpenCanaries
 from probe.engine.watch import WATCHED, Watch
-from probe.hops import Verdict
+from probe.hops import Hop, Verdict
 from probe.lifecycle import record as lifecycle
 from probe.lifecycle.record import CanaryRecord, State
 from probe.lifecycle.verdict import arrived_late, decide, delivered_at, judged_at
@@ -35,9 +35,11 @@ class Judge:
         blind_grace: float,
         settled: Callable[[CanaryRecord], None],
         delivered: Callable[[CanaryRecord], None] = lambda record: None,
+        stretch: Callable[[CanaryRecord, float], tuple[Hop, float] | None] = lambda record, now: None,
     ) -> None:
         """``settled`` is told of each canary that was judged or closed (its checks can forget it),
-        ``delivered`` of each delivered one once committed (its route learns from it)."""
+        ``delivered`` of each delivered one once committed (its route learns from it); ``stretch``
+        gives a late hop a later due time while its party is slow, before the canary is judged."""
         self._canaries = canaries
         self._metrics = metrics
         self._watch = watch
@@ -45,6 +47,7 @@ class Judge:
         self._blind_grace = blind_grace
         self._settled = settled
         self._delivered = delivered
+        self._stretch = stretch
         # Set by the engine's start: see ``decide``'s ``looking_since``.
         self.looking_since: float | None = None
         self._due = DueQueue[str]()
@@ -88,6 +91,10 @@ class Judge:
         return max(now, blind_from + self._blind_grace)
 
     def _judge(self, record: CanaryRecord, now: float) -> None:
+        stretched = self._stretch(record, now)
+        if stretched is not None:
+            with self._canaries.changing(record):
+                lifecycle.extend_due(record, *stretched)
         decision = decide(record, now, self._blind_grace, self.looking_since)
         if decision is None:
             return

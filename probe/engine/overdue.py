@@ -1,6 +1,7 @@
 """Overdue canaries: past their route's usual latency to the hop they wait for, not yet past its
-deadline (``kanari_overdue``). An early warning (a ticket, never a page) to the owner of that hop, so an
-operator sees a break forming before the verdict.
+deadline, and not seen there by a look made after the usual latency passed (``kanari_overdue``). An
+early warning (a ticket, never a page) to the owner of that hop, so an operator sees a break forming
+before the verdict.
 
 Like the judge, this looks only at the canaries that changed and those whose usual latency or deadline
 passes now (:class:`~probe.engine.due.DueQueue`); the gauge moves by one per canary that becomes or
@@ -16,7 +17,7 @@ from probe.engine.deadlines import Deadlines
 from probe.engine.due import DueQueue
 from probe.hops import Channel, Hop
 from probe.lifecycle.record import CanaryRecord
-from probe.lifecycle.verdict import due_at, first_missing
+from probe.lifecycle.verdict import due_at, first_missing, source_ok_at
 from probe.metrics.metric_set import Metrics
 
 Place = tuple[tuple[Channel, str], Hop]
@@ -59,7 +60,12 @@ class Overdue:
             self._set(record, None)
             self._due.schedule(record.id, usual)
         elif now < due:
-            self._set(record, (record.route_key, hop))
+            # Overdue on the evidence of a look made once it was (the status checks make one then, the
+            # read-back's next batch for ``registered``), never of an older one: a canary already
+            # there, not yet seen, is no warning.
+            looked = source_ok_at(record, hop)
+            seen_missing = looked is not None and looked >= usual
+            self._set(record, (record.route_key, hop) if seen_missing else None)
             self._due.schedule(record.id, due)
         else:
             # Past due: the verdict decides now, and the warning has done its work.

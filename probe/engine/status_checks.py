@@ -6,8 +6,11 @@ is asking when a hop can be there and when a verdict depends on it. A canary is 
 - once its next hop is **expected**: the route's usual latency to its last status hop (learned from the
   canaries it delivered, cold-started on the route's ``normal_latency``, or one poll period for a route
   without one);
-- if that did not show it, **halfway** to the deadline of the hop it waits for (a rejection or paper-post
-  fallback is then seen well before the deadline);
+- if that did not show it, when the hop it waits for becomes **overdue** (past the route's usual latency
+  to it, :meth:`probe.engine.deadlines.Deadlines.usual_at`), so the overdue warning rests on a check
+  made then and not on an older one, and a healthy canary in the tail is seen as soon as it is there;
+- then **halfway** to the deadline of the hop it waits for (a rejection or paper-post fallback is then
+  seen well before the deadline);
 - exactly **when that hop is due** (its learned or configured bound, :mod:`probe.lifecycle.bounds`), so
   "not reached when it had to be" is decided then; and after that every poll period while the checks
   fail (until the blind grace ends). Once the hop is there, the next hop's deadline is the one followed;
@@ -60,7 +63,10 @@ class StatusChecks:
         adapters: Mapping[Channel, ChannelAdapter],
         routes: Mapping[tuple[Channel, str], Route],
         watch: Watch,
+        usual_at: Callable[[CanaryRecord, Hop], float | None] = lambda record, hop: None,
     ) -> None:
+        """``usual_at`` says when a canary becomes overdue at a hop (``None`` while its route is cold)."""
+        self._usual_at = usual_at
         self._tasks = tasks
         self._adapters = adapters
         self._routes = routes
@@ -160,10 +166,21 @@ class StatusChecks:
         first = self._first_due(record)
         if asked < first:
             return first
-        halfway = first + (due - first) / 2
+        usual = self._overdue_at(record)
+        if usual is not None and asked < usual < due:
+            return usual
+        start = first if usual is None or usual >= due else max(first, usual)
+        halfway = start + (due - start) / 2
         if asked < halfway - interval:
             return halfway
         return due
+
+    def _overdue_at(self, record: CanaryRecord) -> float | None:
+        """When the status hop ``record`` waits for becomes overdue, if its route knows."""
+        for hop in status_hops(record):
+            if hop not in record.hops:
+                return self._usual_at(record, hop)
+        return None
 
     def _work(self, record: CanaryRecord, now: float) -> Callable[[], Awaitable[Result]] | None:
         route = self._routes.get(record.route_key)

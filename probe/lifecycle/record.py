@@ -206,6 +206,16 @@ def reach(record: CanaryRecord, hop: Hop, at: float) -> bool:
     return True
 
 
+def extend_due(record: CanaryRecord, hop: Hop, at: float) -> bool:
+    """``hop`` is due at ``at``, later than it was (its party is slow today); ``False`` (and nothing
+    changes) unless that is later."""
+    if at <= record.due.get(hop, record.deadline_at):
+        return False
+    record.due[hop] = at
+    record.deadline_at = max(record.deadline_at, at)
+    return True
+
+
 def mark_duplicate(record: CanaryRecord) -> None:
     """The receiving system registered the canary more than once (logged once per canary)."""
     if not record.duplicate:

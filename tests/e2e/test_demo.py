@@ -43,8 +43,12 @@ def test_demo_delivers_on_all_714_routes(tmp_path: Path) -> None:
         # The console script installed beside this interpreter, as a user runs it.
         command = [str(Path(sys.executable).parent / "kanari"), "demo", "--state-dir", str(state)]
         command += ["--listen", "127.0.0.1:0", "--sandbox-listen", "127.0.0.1:0"]
-        command += ["--interval", "20", "--speed", "600"]
-        # 714 routes at 600 times real speed is a test of keeping up: run it untraced.
+        # The demo runs the sandbox and the probe in one process, on one core. A send every 40 s per
+        # route is 18 sends a second on 714 routes, twenty times the example configuration's load at
+        # production timing (every 15 minutes), and leaves the core about half idle: at 20 s it was
+        # saturated, and a slower machine timed sends out (failed verdicts blamed on Digdir). Run it
+        # untraced: 714 routes at 600 times real speed is still a test of keeping up.
+        command += ["--interval", "40", "--speed", "600"]
         demo = subprocess.Popen(
             command, cwd=empty, env=untraced_environment(), stdout=output, stderr=subprocess.STDOUT
         )
@@ -89,7 +93,10 @@ def test_demo_delivers_on_all_714_routes(tmp_path: Path) -> None:
         page = httpx.get(printed[0].split()[-1], timeout=10)
         assert page.status_code == 200
         assert page.text.count("data-municipality=") == 714
-        assert 'data-state="broken"' not in page.text
+        broken = re.findall(r'data-municipality="(\d{4})" data-state="broken"', page.text)
+        lines = log.read_text().splitlines()
+        verdicts = [line for line in lines if "verdict " in line or "send failed" in line]
+        assert broken == [], (broken, verdicts[:20])
         text = httpx.get(url).text
         assert 'verdict="lost"} 0.0' in text
         lost = [line for line in text.splitlines() if 'verdict="lost"}' in line and not line.endswith(" 0.0")]

@@ -11,7 +11,7 @@ import pytest
 
 from probe.config.routes import Learning, Route
 from probe.hops import Channel, Hop, Verdict
-from probe.lifecycle.bounds import SILENT_INTERVALS, HopLatencies, RouteBounds
+from probe.lifecycle.bounds import SILENT_INTERVALS, HopLatencies, RouteBounds, route_bounds
 from probe.lifecycle.record import CanaryRecord, State
 from probe.office_time import OfficeHours
 from tests.engine.kit import ALTINN, PORTAL, record
@@ -128,6 +128,9 @@ def test_the_silence_limit_spans_closed_office_hours() -> None:
     assert bounds.silence_limit(at(9, 14)) == pytest.approx(3 * 3600 + intervals)
     wall = RouteBounds(LEARNING_PORTAL)
     assert wall.silence_limit(at(15, 9)) == PORTAL.deadline + SILENT_INTERVALS * PORTAL.interval
+    # A delivery is known only at its canary's first check, up to normal_latency after sending.
+    looked_late = RouteBounds(dataclasses.replace(LEARNING_PORTAL, normal_latency=600.0))
+    assert looked_late.silence_limit(at(15, 9)) == PORTAL.deadline + SILENT_INTERVALS * PORTAL.interval + 600
 
 
 def test_a_route_marks_its_own_manual_hops() -> None:
@@ -140,3 +143,48 @@ def test_a_route_marks_its_own_manual_hops() -> None:
     # The configured 5 minutes count in office time: 2 on Friday, 3 on Monday.
     assert bounds.due(at(12, 15, 28))[Hop.REGISTERED] == at(15, 8, 3)
     assert Channel.PORTAL is manual.channel
+
+
+def test_routes_of_one_channel_and_vendor_share_their_hops_tails() -> None:
+    neighbour = dataclasses.replace(LEARNING_PORTAL, kommunenummer="0301")
+    other_vendor = dataclasses.replace(LEARNING_PORTAL, kommunenummer="1101", vendor="fjordsys")
+    office = dataclasses.replace(OFFICE_ALTINN, kommunenummer="0301")
+    wall_altinn = dataclasses.replace(OFFICE_ALTINN, kommunenummer="1101", office_hours=None)
+    routes = (LEARNING_PORTAL, neighbour, other_vendor, OFFICE_ALTINN, office, wall_altinn)
+    bounds = route_bounds(routes)
+    for number in range(5):
+        for route in (LEARNING_PORTAL, other_vendor, neighbour):
+            made = delivered(route, 1000.0 * number, forwarded=5, receipted=20, registered=40)
+            bounds[route.key].learn(made)
+    assert bounds[LEARNING_PORTAL.key].bound(Hop.RECEIPTED) == 30
+    # The neighbour's tail is the vendor's: its slow canary raises both routes' bounds.
+    bounds[neighbour.key].learn(delivered(neighbour, 6000.0, forwarded=5, receipted=100, registered=120))
+    assert bounds[LEARNING_PORTAL.key].usual(Hop.RECEIPTED) == 100
+    assert bounds[LEARNING_PORTAL.key].bound(Hop.RECEIPTED) == 150
+    assert bounds[other_vendor.key].bound(Hop.RECEIPTED) == 30  # another vendor's routes: their own
+    # People's longest wait for a look is shared too, in office seconds, among routes counting them so;
+    # a route counting the hop on the wall clock keeps its own.
+    for number in range(5):
+        sent = at(8, 9) + 600.0 * number
+        bounds[OFFICE_ALTINN.key].learn(delivered(OFFICE_ALTINN, sent, published=60, fetched=600))
+        bounds[office.key].learn(delivered(office, sent, published=60, fetched=3600 if number == 4 else 600))
+        bounds[wall_altinn.key].learn(delivered(wall_altinn, sent, published=60, fetched=900))
+    assert bounds[OFFICE_ALTINN.key].usual(Hop.FETCHED) == 3600
+    assert bounds[office.key].usual(Hop.FETCHED) == 3600
+    assert bounds[wall_altinn.key].usual(Hop.FETCHED) == 900
+    assert bounds[OFFICE_ALTINN.key].usual(Hop.PUBLISHED) == 60
+
+
+def test_a_delivered_canary_tells_its_ratio_to_the_median_and_a_slowdown_stretches_its_bound() -> None:
+    bounds = RouteBounds(LEARNING_PORTAL)
+    assert bounds.ratios(delivered(LEARNING_PORTAL, 0.0, forwarded=5, receipted=20, registered=40)) == {}
+    for number, receipted in enumerate((10.0, 20.0, 20.0, 30.0, 40.0)):
+        bounds.learn(
+            delivered(LEARNING_PORTAL, 1000.0 * number, forwarded=5, receipted=receipted, registered=50)
+        )
+    slow = delivered(LEARNING_PORTAL, 9000.0, forwarded=10, receipted=60, registered=100)
+    assert bounds.ratios(slow)[Hop.RECEIPTED] == 3.0  # 60 s over the median 20 s
+    assert bounds.stretched_due(slow, Hop.RECEIPTED, 2.0) == 9000.0 + 40 * 1.5 * 2
+    assert bounds.stretched_due(slow, Hop.RECEIPTED, 10.0) == 9000.0 + PORTAL.deadline
+    altinn = RouteBounds(OFFICE_ALTINN)
+    assert altinn.stretched_due(slow, Hop.FETCHED, 2.0) is None  # a person's hop, office time
