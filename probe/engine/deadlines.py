@@ -34,6 +34,16 @@ class Deadlines:
         ]
         self._silence_at = float("-inf")
         self._slowdown = Slowdown()
+        # The (channel, hop, vendor) a slowdown can stretch: machine hops of learning routes.
+        self._slow_groups = sorted(
+            {
+                (bounds.route.channel, hop, bounds.route.vendor)
+                for bounds in self._bounds.values()
+                if bounds.route.learning is not None
+                for hop in bounds.hops
+                if not bounds.route.in_office_time(hop)
+            }
+        )
 
     def of(self, key: tuple[Channel, str]) -> RouteBounds | None:
         """The bounds of a configured route (``None`` for one that left the configuration)."""
@@ -92,15 +102,20 @@ class Deadlines:
         for bounds in self._bounds.values():
             self._show(bounds)
             self._metrics.set_silence_limit(bounds.route.key, bounds.silence_limit(now))
+        for channel, hop, vendor in self._slow_groups:
+            self._metrics.set_slowdown(channel, hop, vendor, 1.0)
         self._silence_at = now
 
     def refresh(self, now: float) -> None:
-        """Move the silence limits that follow office hours, once a minute."""
+        """Move the silence limits that follow office hours and show each hop's slowdown, once a
+        minute."""
         if now - self._silence_at < SILENCE_REFRESH:
             return
         self._silence_at = now
         for bounds in self._office_final:
             self._metrics.set_silence_limit(bounds.route.key, bounds.silence_limit(now))
+        for channel, hop, vendor in self._slow_groups:
+            self._metrics.set_slowdown(channel, hop, vendor, self._slowdown.factor(channel, hop, vendor, now))
 
     def _show(self, bounds: RouteBounds) -> None:
         key = bounds.route.key

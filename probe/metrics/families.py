@@ -86,14 +86,15 @@ FAMILIES: dict[str, Family] = {
         "gauge",
         "How long, in wall-clock seconds from now, the route may go without a delivered canary before it "
         "counts as silent: the final hop's deadline as it falls now (across closed office hours for a "
-        "person's hop) plus two send intervals.",
+        "person's hop) plus two send intervals and the route's normal latency (a delivery is learned at "
+        "its canary's first check).",
         "timing",
     ),
     "overdue": Family(
         "kanari_overdue",
         "gauge",
-        "Canaries past their route's usual latency to the hop they wait for, not yet past its deadline: a "
-        "break forming.",
+        "Canaries past their route's usual latency to the hop they wait for, not seen there by a check "
+        "made since, not yet past its deadline: a break forming.",
         "route",
         ("hop", "owner"),
     ),

@@ -104,6 +104,14 @@ class Metrics:
             ["channel", "target", "reason"],
             registry=registry,
         )
+        self._slowdown = Gauge(
+            "kanari_slowdown_ratio",
+            "How many times slower than their routes' usual latency the canaries of this vendor (or of the "
+            "whole channel, the larger) delivered through the hop in the last hour; 1 when not slow. A "
+            "canary late at a slow hop is given its deadline times this, never past the configured one.",
+            ["channel", "hop", "vendor"],
+            registry=registry,
+        )
         self._heartbeat = Gauge(
             "kanari_heartbeat_timestamp_seconds", "The scheduler's last tick.", registry=registry
         )
@@ -332,6 +340,10 @@ class Metrics:
         """How many canaries of ``channel`` are unresolved, and when the oldest of them was sent."""
         self._in_flight.labels(channel.value).set(count)
         self._oldest_in_flight.labels(channel.value).set(oldest or 0)
+
+    def set_slowdown(self, channel: Channel, hop: Hop, vendor: str, ratio: float) -> None:
+        """How slow ``hop`` is now on ``vendor``'s routes (``kanari_slowdown_ratio``)."""
+        self._slowdown.labels(channel.value, hop.value, vendor).set(ratio)
 
     def set_ledger_writable(self, writable: bool) -> None:
         """Whether the last ledger write succeeded."""

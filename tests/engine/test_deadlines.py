@@ -149,6 +149,9 @@ async def test_a_late_canary_waits_longer_while_its_party_is_slow_and_is_lost_at
         assert canary.deadline_at == sent + 93.75
         await receipted_at(sent, 60.0)
         assert canary.verdict is None
+        slowdown = {"channel": "portal", "hop": "receipted", "vendor": LABELS["vendor"]}
+        assert running.value("kanari_slowdown_ratio", **slowdown) == 2.5
+        assert running.value("kanari_slowdown_ratio", **slowdown | {"hop": "forwarded"}) == 1.0
         await running.until(lambda: canary.verdict is not None, last=sent + 100)
         assert canary.verdict is Verdict.DELIVERED
 
