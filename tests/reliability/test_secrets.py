@@ -32,7 +32,11 @@ FAILURES = {("readback", "http_5xx"), ("*", "rate_limited"), ("*", "invalid_resp
 
 
 def _samples(url: str, name: str) -> list[dict[str, str]]:
-    text = httpx.get(url, auth=("prometheus", METRICS_PASSWORD)).text
+    response = httpx.get(url, auth=("prometheus", METRICS_PASSWORD))
+    if response.status_code == 503:
+        return []  # still resuming from the ledger: /metrics answers once the engine has started
+    response.raise_for_status()
+    text = response.text
     return [
         {**sample.labels, "value": str(sample.value)}
         for family in text_string_to_metric_families(text)
